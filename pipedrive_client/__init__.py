@@ -1,0 +1,41 @@
+"""The paced Pipedrive REST client shared by tap-pipedrive and target-pipedrive."""
+
+from .client import PipedriveClient
+from .config import PLAN_BURST_LIMITS, ClientConfig
+from .costs import token_cost
+from .errors import (
+    ApiError,
+    AuthenticationError,
+    ConfigError,
+    DailyBudgetExhausted,
+    NotFoundError,
+    PermissionDeniedError,
+    PipedriveError,
+    RateLimitError,
+    WriteOutcomeUnknown,
+)
+from .pagination import Page, iter_v1_pages, iter_v2_pages
+from .session import PacedSession, body_of
+from .stats import RunStats
+
+__all__ = [
+    "PLAN_BURST_LIMITS",
+    "ApiError",
+    "AuthenticationError",
+    "ClientConfig",
+    "ConfigError",
+    "DailyBudgetExhausted",
+    "NotFoundError",
+    "PacedSession",
+    "Page",
+    "PermissionDeniedError",
+    "PipedriveClient",
+    "PipedriveError",
+    "RateLimitError",
+    "RunStats",
+    "WriteOutcomeUnknown",
+    "body_of",
+    "iter_v1_pages",
+    "iter_v2_pages",
+    "token_cost",
+]

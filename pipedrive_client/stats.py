@@ -1,0 +1,58 @@
+"""Counters of what a run cost: requests, API tokens, retries and seconds spent waiting."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+
+
+@dataclass
+class RunStats:
+    requests: int = 0
+    tokens: int = 0
+    retries: int = 0
+    seconds_waited: float = 0.0
+    statuses: Counter[int] = field(default_factory=Counter)
+    requests_by_endpoint: Counter[str] = field(default_factory=Counter)
+    tokens_by_endpoint: Counter[str] = field(default_factory=Counter)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def record_response(self, endpoint: str, status: int, tokens: int) -> None:
+        with self._lock:
+            self.requests += 1
+            self.tokens += tokens
+            self.statuses[status] += 1
+            self.requests_by_endpoint[endpoint] += 1
+            self.tokens_by_endpoint[endpoint] += tokens
+
+    def record_failed_attempt(self, endpoint: str) -> None:
+        """A request that got no answer (reset, timeout): sent, so counted, but not charged."""
+        with self._lock:
+            self.requests += 1
+            self.requests_by_endpoint[endpoint] += 1
+
+    def record_retry(self, seconds: float) -> None:
+        with self._lock:
+            self.retries += 1
+            self.seconds_waited += seconds
+
+    def record_wait(self, seconds: float) -> None:
+        if seconds > 0:
+            with self._lock:
+                self.seconds_waited += seconds
+
+    def as_dict(self) -> dict:
+        return {
+            "requests": self.requests,
+            "tokens": self.tokens,
+            "retries": self.retries,
+            "seconds_waited": round(self.seconds_waited, 3),
+            "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
+        }
+
+    def summary(self) -> str:
+        return (
+            f"Pipedrive API usage: {self.requests} requests, {self.tokens} tokens, "
+            f"{self.retries} retries, {self.seconds_waited:.1f} s waited"
+        )

@@ -1,0 +1,87 @@
+"""Proactive pacing, counted on the server side per rolling 2-second window."""
+
+import subprocess
+import sys
+import textwrap
+import time
+
+from .conftest import TOKEN
+from .scripted_server import Reply
+
+
+def test_pacing_holds_the_burst_limit(server, make_client) -> None:
+    client = make_client(max_requests_per_2s=10)
+    started = time.monotonic()
+    for _ in range(25):
+        client.get("/api/v2/deals/1")
+    elapsed = time.monotonic() - started
+    assert server.max_in_window(2.0) <= 10
+    # 25 requests at 10 per 2 s need two full windows, and pacing should not waste much more.
+    assert 4.0 <= elapsed < 6.0
+
+
+def test_search_has_its_own_lower_limit(server, make_client) -> None:
+    client = make_client(max_requests_per_2s=100, search_requests_per_2s=4)
+    for _ in range(10):
+        client.search_persons("ann@example.com")
+    searches = [s.at for s in server.requests_to("/api/v2/persons/search")]
+    assert _max_in_window(searches) <= 4
+
+
+def test_server_headers_tighten_the_pace(server, make_client) -> None:
+    # The server says the window is used up (another process shares the token): we wait.
+    server.on(
+        "/api/v2/deals/1",
+        Reply(
+            headers={
+                "x-ratelimit-limit": "40",
+                "x-ratelimit-remaining": "0",
+                "x-ratelimit-reset": "1",
+            }
+        ),
+    )
+    client = make_client(max_requests_per_2s=40)
+    client.get("/api/v2/deals/1")
+    client.get("/api/v2/deals/1")
+    first, second = server.requests_to("/api/v2/deals/1")
+    assert second.at - first.at >= 1.0
+
+
+def test_server_limit_is_adopted_without_a_plan_but_only_lowers_an_explicit_one(
+    server, make_client
+) -> None:
+    server.handler_for(
+        "/api/v2/deals/1",
+        lambda q: Reply(headers={"x-ratelimit-limit": "80", "x-ratelimit-remaining": "70"}),
+    )
+    auto = make_client(max_requests_per_2s=None)
+    auto.get("/api/v2/deals/1")
+    assert auto.session.pacer.limit == 80
+    explicit = make_client(plan="lite", max_requests_per_2s=None)
+    explicit.get("/api/v2/deals/1")
+    assert explicit.session.pacer.limit == 20
+
+
+def test_two_processes_sharing_a_budget_store_stay_under_the_limit(server, tmp_path) -> None:
+    store = f"sqlite:///{tmp_path}/budget.db"
+    script = textwrap.dedent(f"""
+        from pipedrive_client import ClientConfig, PipedriveClient
+        client = PipedriveClient(ClientConfig(api_token={TOKEN!r}, api_url={server.url!r},
+                                              max_requests_per_2s=10, budget_store={store!r}))
+        for _ in range(15):
+            client.get("/api/v2/deals/1")
+    """)
+    procs = [subprocess.Popen([sys.executable, "-c", script]) for _ in range(2)]
+    assert [p.wait(timeout=60) for p in procs] == [0, 0]
+    assert len(server.seen) == 30
+    assert server.max_in_window(2.0) <= 10
+
+
+def _max_in_window(times: list[float], window: float = 2.0) -> int:
+    times = sorted(times)
+    best, lo = 0, 0
+    for hi, t in enumerate(times):
+        while t - times[lo] >= window:
+            lo += 1
+        best = max(best, hi - lo + 1)
+    return best

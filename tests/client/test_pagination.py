@@ -1,0 +1,104 @@
+"""Both pagination generations, streamed page by page, with `data: null` handled."""
+
+from pipedrive_client import iter_v1_pages
+
+from .scripted_server import Reply
+
+IDS = list(range(1, 1238))
+
+
+def v2_pages(query: dict) -> Reply:
+    limit = int(query["limit"])
+    start = int(query.get("cursor", "0"))
+    chunk = IDS[start : start + limit]
+    nxt = str(start + limit) if start + limit < len(IDS) else None
+    return Reply(
+        body={
+            "success": True,
+            "data": [{"id": i} for i in chunk],
+            "additional_data": {"next_cursor": nxt},
+        }
+    )
+
+
+def v1_pages(nested: bool):
+    def answer(query: dict) -> Reply:
+        start, limit = int(query["start"]), int(query["limit"])
+        chunk = IDS[start : start + limit]
+        more = start + limit < len(IDS)
+        pag = {"start": start, "limit": limit, "more_items_in_collection": more}
+        if more:
+            pag["next_start"] = start + limit
+        extra = {"pagination": pag} if nested else pag
+        return Reply(
+            body={
+                "success": True,
+                "data": [{"id": i} for i in chunk] or None,
+                "additional_data": extra,
+            }
+        )
+
+    return answer
+
+
+def test_v2_cursor_pagination_is_complete(server, make_client) -> None:
+    server.handler_for("/api/v2/deals", v2_pages)
+    client = make_client()
+    ids = [r["id"] for r in client.list_deals(updated_since="2025-01-01T00:00:00Z")]
+    assert ids == IDS
+    seen = server.requests_to("/api/v2/deals")
+    assert len(seen) == 3
+    assert all(s.query["limit"] == "500" for s in seen)
+    assert seen[0].query["updated_since"] == "2025-01-01T00:00:00Z"
+
+
+def test_v1_pagination_nested_and_flat_is_complete(server, make_client) -> None:
+    server.handler_for("/api/v1/notes", v1_pages(nested=True))
+    server.handler_for("/api/v1/leads", v1_pages(nested=False))
+    client = make_client()
+    assert [r["id"] for r in client.list_notes()] == IDS
+    assert [r["id"] for r in client.v1_list("/api/v1/leads")] == IDS
+
+
+def test_pages_stream_one_at_a_time(server, make_client) -> None:
+    server.handler_for("/api/v1/notes", v1_pages(nested=True))
+    pages = iter_v1_pages(make_client().session, "/api/v1/notes", limit=100)
+    first = next(pages)
+    assert len(first.records) == 100
+    assert first.next == 100
+    assert len(server.requests_to("/api/v1/notes")) == 1  # nothing fetched ahead
+
+
+def test_null_data_is_an_empty_page(server, make_client) -> None:
+    server.on(
+        "/api/v1/notes",
+        Reply(
+            body={
+                "success": True,
+                "data": None,
+                "additional_data": {
+                    "pagination": {"start": 0, "limit": 500, "more_items_in_collection": False}
+                },
+            }
+        ),
+    )
+    client = make_client()
+    assert list(client.list_notes()) == []
+    assert len(server.requests_to("/api/v1/notes")) == 1
+
+
+def test_null_continuation_page_is_read_again_not_taken_as_the_end(server, make_client) -> None:
+    answer = v2_pages
+    server.on(
+        "/api/v2/deals", answer({"limit": "500"}), Reply(body={"success": True, "data": None})
+    )
+    server.handler_for("/api/v2/deals", answer)
+    ids = [r["id"] for r in make_client().list_deals()]
+    assert ids == IDS
+
+
+def test_resume_from_a_saved_cursor(server, make_client) -> None:
+    server.handler_for("/api/v2/deals", v2_pages)
+    client = make_client()
+    pages = client.v2_pages("/api/v2/deals", cursor="1000")
+    assert [r["id"] for p in pages for r in p.records] == IDS[1000:]
