@@ -1,0 +1,687 @@
+"""The API itself: routes, filters, pagination, searches, writes and their validation.
+
+`Api.handle(method, path, query, body)` returns (status, JSON-able body); the HTTP server around
+it adds auth, limits, faults and accounting.
+"""
+
+from __future__ import annotations
+
+import base64
+import bisect
+import re
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from . import render
+from .clock import parse_time
+from .store import FIELD_ENTITIES, Store
+
+Handler = Callable[..., tuple[int, Any]]
+MAX_LIMIT = {"v2": 500, "v1": 500, "files": 100}
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+V2_ENTITIES = {
+    "deals": render.deal,
+    "persons": render.person,
+    "organizations": render.organization,
+    "activities": render.activity,
+    "products": render.product,
+    "pipelines": render.pipeline,
+    "stages": render.stage,
+}
+V2_FIELDS = {
+    "dealFields": "deal_fields",
+    "personFields": "person_fields",
+    "organizationFields": "organization_fields",
+    "productFields": "product_fields",
+    "activityFields": "activity_fields",
+}
+V2_FILTERS = ("owner_id", "person_id", "org_id", "deal_id", "pipeline_id", "stage_id", "type")
+
+
+class BadRequest(Exception):
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def error(status: int, message: str) -> tuple[int, dict]:
+    return status, {
+        "success": False,
+        "error": message,
+        "error_info": "Please check developers.pipedrive.com for more information about "
+        "Pipedrive API.",
+        "data": None,
+        "additional_data": None,
+        "errorCode": status,
+    }
+
+
+class Api:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.routes: list[tuple[str, re.Pattern[str], Handler]] = []
+        self._register()
+        # Literal paths win over templates: /deals/archived is not the deal with id "archived".
+        self.routes.sort(key=lambda r: r[1].pattern.count("(?P<"))
+
+    def route(self, method: str, template: str, handler: Handler) -> None:
+        pattern = re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template) + "$")
+        self.routes.append((method, pattern, handler))
+
+    def handle(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
+        for m, pattern, handler in self.routes:
+            match = pattern.match(path)
+            if m == method and match:
+                try:
+                    return handler(query=query, body=body, **match.groupdict())
+                except BadRequest as exc:
+                    return error(exc.status, str(exc))
+        return error(404, f"Route not found: {method} {path}")
+
+    # -- registration -------------------------------------------------------------------------
+
+    def _register(self) -> None:
+        r = self.route
+        for name, renderer in V2_ENTITIES.items():
+            r("GET", f"/api/v2/{name}", self._v2_list_handler(name, renderer))
+            r("GET", f"/api/v2/{name}/{{rid}}", self._v2_get_handler(name, renderer))
+        r(
+            "GET",
+            "/api/v2/deals/archived",
+            self._v2_list_handler("deals", render.deal, archived=True),
+        )
+        r("GET", "/api/v2/deals/products", self.deal_products)
+        for path, table in V2_FIELDS.items():
+            r("GET", f"/api/v2/{path}", self._v2_list_handler(table, render.field_v2))
+            r("GET", f"/api/v1/{path}", self._v1_list_handler(table, render.field_v1, flat=True))
+        for kind, table in (
+            ("persons", "persons"),
+            ("organizations", "organizations"),
+            ("deals", "deals"),
+        ):
+            r("GET", f"/api/v2/{kind}/search", self._search_handler(table))
+        for table in ("deals", "persons", "organizations", "activities", "products"):
+            r("POST", f"/api/v2/{table}", self._create_handler(table))
+            r("PATCH", f"/api/v2/{table}/{{rid}}", self._update_handler(table))
+            r("DELETE", f"/api/v2/{table}/{{rid}}", self._delete_handler(table))
+        r("POST", "/api/v2/personFields", self.create_person_field_v2)
+        r("POST", "/api/v1/personFields", self.create_person_field_v1)
+        r("POST", "/api/v2/leads/{rid}/convert/deal", self.convert_lead)
+        r("GET", "/api/v2/leads/{rid}/convert/status/{cid}", self.conversion_status)
+        r(
+            "GET",
+            "/api/v1/leads",
+            self._v1_list_handler(
+                "leads", render.lead, flat=True, where=lambda x: not x["is_archived"]
+            ),
+        )
+        r(
+            "GET",
+            "/api/v1/leads/archived",
+            self._v1_list_handler(
+                "leads", render.lead, flat=True, where=lambda x: x["is_archived"], no_since=True
+            ),
+        )
+        r("GET", "/api/v1/leads/{rid}", self._v1_get_handler("leads", render.lead))
+        r("POST", "/api/v1/leads", self.create_lead)
+        r("PATCH", "/api/v1/leads/{rid}", self.update_lead)
+        r("GET", "/api/v1/notes", self._v1_list_handler("notes", render.note))
+        r("GET", "/api/v1/notes/{rid}", self._v1_get_handler("notes", render.note, int_id=True))
+        r("POST", "/api/v1/notes", self.create_note)
+        r("PUT", "/api/v1/notes/{rid}", self.update_note)
+        r(
+            "GET",
+            "/api/v1/files",
+            self._v1_list_handler("files", render.file, max_limit=100, no_since=True),
+        )
+        r(
+            "GET",
+            "/api/v1/users/me",
+            lambda **_: (200, {"success": True, "data": render.user(self.store.get("users", 1))}),
+        )
+        for path, table, renderer in (
+            ("users", "users", render.user),
+            ("activityTypes", "activity_types", render.activity_type),
+            ("leadLabels", "lead_labels", render.lead_label),
+            ("currencies", "currencies", render.currency),
+            ("filters", "filters", render.filter_),
+        ):
+            r("GET", f"/api/v1/{path}", self._plain_list_handler(table, renderer))
+        r("GET", "/api/v1/mailbox/mailThreads", self.mail_threads)
+        r("GET", "/api/v1/mailbox/mailThreads/{rid}/mailMessages", self.thread_messages)
+        r(
+            "GET",
+            "/api/v1/mailbox/mailMessages/{rid}",
+            self._v1_get_handler("mail_messages", render.mail_message, int_id=True),
+        )
+
+    # -- visibility ---------------------------------------------------------------------------
+
+    def _visible(self, table: str, row: dict, query: dict, archived: bool = False) -> bool:
+        if table == "deals":
+            if bool(row.get("is_archived")) != archived:
+                return False
+            statuses = set(query.get("status", "").split(",")) - {""}
+            status = "deleted" if row.get("is_deleted") else row["status"]
+            return status in statuses if statuses else status != "deleted"
+        return not row.get("is_deleted")
+
+    # -- v2 lists -----------------------------------------------------------------------------
+
+    def _v2_list_handler(self, table: str, renderer: Callable, archived: bool = False) -> Handler:
+        def handler(query: dict, **_: Any) -> tuple[int, Any]:
+            if table in FIELD_ENTITIES:
+                rows, nxt = self._page(table, query, lambda x: True)
+            else:
+                rows, nxt = self._page(
+                    table, query, lambda x: self._visible(table, x, query, archived), v2=True
+                )
+            return 200, {
+                "success": True,
+                "data": [renderer(x) for x in rows],
+                "additional_data": {"next_cursor": nxt},
+            }
+
+        return handler
+
+    def _page(
+        self, table: str, query: dict, visible: Callable[[dict], bool], v2: bool = False
+    ) -> tuple[list[dict], str | None]:
+        limit = _limit(query, 500, default=100)
+        sort_by = query.get("sort_by", "id")
+        if sort_by not in ("id", "update_time", "add_time"):
+            raise BadRequest(f"Invalid sort_by '{sort_by}'. Allowed: id, update_time, add_time")
+        desc = query.get("sort_direction", "asc") == "desc"
+        predicate = self._filters(query, visible) if v2 else visible
+        rows = self.store.sorted_rows(table, sort_by, desc)
+        field = {"id": None, "update_time": "update_ms", "add_time": "add_ms"}[sort_by]
+        start = 0
+        if query.get("cursor"):
+            start = _after(rows, _decode_cursor(query["cursor"]), field, desc)
+        out, i = [], start
+        while i < len(rows) and len(out) < limit:
+            if predicate(rows[i]):
+                out.append(rows[i])
+            i += 1
+        more = any(predicate(x) for x in rows[i:]) if len(out) == limit else False
+        nxt = _encode_cursor(out[-1], field) if more and out else None
+        return out, nxt
+
+    def _filters(self, query: dict, visible: Callable[[dict], bool]) -> Callable[[dict], bool]:
+        since = _time_param(query, "updated_since")
+        until = _time_param(query, "updated_until")
+        ids = {int(x) for x in query["ids"].split(",") if x} if query.get("ids") else None
+        equal = {k: query[k] for k in V2_FILTERS if query.get(k)}
+
+        def predicate(row: dict) -> bool:
+            if since is not None and row["update_ms"] < since:
+                return False
+            if until is not None and row["update_ms"] >= until:
+                return False
+            if ids is not None and row["id"] not in ids:
+                return False
+            if any(str(row.get(k)) != v for k, v in equal.items()):
+                return False
+            return visible(row)
+
+        return predicate
+
+    def _v2_get_handler(self, table: str, renderer: Callable) -> Handler:
+        def handler(rid: str, **_: Any) -> tuple[int, Any]:
+            row = self.store.get(table, _int(rid))
+            if row is None:
+                return error(404, f"{table[:-1].title()} not found")
+            return 200, {"success": True, "data": renderer(row)}
+
+        return handler
+
+    def deal_products(self, query: dict, **_: Any) -> tuple[int, Any]:
+        if not query.get("deal_ids"):
+            raise BadRequest("Parameter deal_ids is required")
+        ids = {int(x) for x in query["deal_ids"].split(",") if x}
+        if len(ids) > 100:
+            raise BadRequest("deal_ids accepts at most 100 ids")
+        rows, nxt = self._page("deal_products", query, lambda x: x["deal_id"] in ids)
+        return 200, {
+            "success": True,
+            "data": [render.deal_product(x) for x in rows],
+            "additional_data": {"next_cursor": nxt},
+        }
+
+    # -- v1 lists -----------------------------------------------------------------------------
+
+    def _v1_list_handler(
+        self,
+        table: str,
+        renderer: Callable,
+        flat: bool = False,
+        where: Callable[[dict], bool] | None = None,
+        max_limit: int = 500,
+        no_since: bool = False,
+    ) -> Handler:
+        def handler(query: dict, **_: Any) -> tuple[int, Any]:
+            start = _int_param(query, "start", 0)
+            limit = _limit(query, max_limit, default=100)
+            sort = query.get("sort", "id ASC").strip()
+            field, _, direction = sort.partition(" ")
+            sort_by = {"update_time": "update_time", "add_time": "add_time", "id": "id"}.get(field)
+            if sort_by is None:
+                raise BadRequest(f"Invalid sort field '{field}'")
+            rows = self.store.sorted_rows(table, sort_by, direction.upper() == "DESC")
+            since = None if no_since else _time_param(query, "updated_since")
+            matching = [
+                x
+                for x in rows
+                if (where is None or where(x))
+                and (since is None or x["update_ms"] >= since)
+                and (table in FIELD_ENTITIES or not x.get("is_deleted"))
+            ]
+            page = matching[start : start + limit]
+            more = start + limit < len(matching)
+            pagination = {"start": start, "limit": limit, "more_items_in_collection": more}
+            if more:
+                pagination["next_start"] = start + limit
+            extra = pagination if flat else {"pagination": pagination}
+            return 200, {
+                "success": True,
+                "data": [renderer(x) for x in page] or None,
+                "additional_data": extra,
+            }
+
+        return handler
+
+    def _plain_list_handler(self, table: str, renderer: Callable) -> Handler:
+        def handler(**_: Any) -> tuple[int, Any]:
+            rows = self.store.sorted_rows(table)
+            return 200, {"success": True, "data": [renderer(x) for x in rows]}
+
+        return handler
+
+    def _v1_get_handler(self, table: str, renderer: Callable, int_id: bool = False) -> Handler:
+        def handler(rid: str, **_: Any) -> tuple[int, Any]:
+            row = self.store.get(table, _int(rid) if int_id else rid)
+            if row is None:
+                return error(404, "Entity not found")
+            return 200, {"success": True, "data": renderer(row)}
+
+        return handler
+
+    def mail_threads(self, query: dict, **_: Any) -> tuple[int, Any]:
+        folder = query.get("folder")
+        if folder not in ("inbox", "drafts", "sent", "archive"):
+            raise BadRequest("folder must be one of inbox, drafts, sent, archive")
+        start, limit = _int_param(query, "start", 0), _limit(query, 50, default=50)
+        rows = [x for x in self.store.sorted_rows("mail_threads") if x["folder"] == folder]
+        page = rows[start : start + limit]
+        more = start + limit < len(rows)
+        return 200, {
+            "success": True,
+            "data": [render.mail_thread(x) for x in page] or None,
+            "additional_data": {
+                "pagination": {
+                    "start": start,
+                    "limit": limit,
+                    "more_items_in_collection": more,
+                    **({"next_start": start + limit} if more else {}),
+                }
+            },
+        }
+
+    def thread_messages(self, rid: str, **_: Any) -> tuple[int, Any]:
+        tid = _int(rid)
+        if self.store.get("mail_threads", tid) is None:
+            return error(404, "Mail thread not found")
+        rows = [x for x in self.store.sorted_rows("mail_messages") if x["mail_thread_id"] == tid]
+        return 200, {"success": True, "data": [render.mail_message(x) for x in rows]}
+
+    # -- search -------------------------------------------------------------------------------
+
+    def _search_handler(self, table: str) -> Handler:
+        kind = {"persons": "person", "organizations": "organization", "deals": "deal"}[table]
+
+        def handler(query: dict, **_: Any) -> tuple[int, Any]:
+            term = (query.get("term") or "").strip()
+            exact = query.get("exact_match") in ("true", "1")
+            if len(term) < 2 and not exact:
+                raise BadRequest("Search term must be at least 2 characters long")
+            limit = _limit(query, 500, default=100)
+            start = (
+                int(base64.urlsafe_b64decode(query["cursor"]).decode())
+                if query.get("cursor")
+                else 0
+            )
+            hits = [
+                x
+                for x in self.store.sorted_rows(table)
+                if not x.get("is_deleted") and _matches(x, term.lower(), exact, query.get("fields"))
+            ]
+            page = hits[start : start + limit]
+            nxt = (
+                base64.urlsafe_b64encode(str(start + limit).encode()).decode()
+                if start + limit < len(hits)
+                else None
+            )
+            return 200, {
+                "success": True,
+                "data": {"items": [render.search_item(kind, x) for x in page]},
+                "additional_data": {"next_cursor": nxt},
+            }
+
+        return handler
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def _create_handler(self, table: str) -> Handler:
+        def handler(body: Any, **_: Any) -> tuple[int, Any]:
+            row = self._validated(table, _object(body), creating=True)
+            row["id"] = self.store.new_id(table)
+            row.setdefault("owner_id", 1)
+            row.setdefault("is_deleted", False)
+            self.store.insert(table, row)
+            return 200, {"success": True, "data": V2_ENTITIES[table](row)}
+
+        return handler
+
+    def _update_handler(self, table: str) -> Handler:
+        def handler(rid: str, body: Any, **_: Any) -> tuple[int, Any]:
+            if self.store.get(table, _int(rid)) is None:
+                return error(404, f"{table[:-1].title()} not found")
+            changes = self._validated(table, _object(body), creating=False)
+            custom = changes.pop("custom_fields", None)
+            row = self.store.update(table, _int(rid), changes)
+            if custom:
+                row.setdefault("custom_fields", {}).update(custom)
+            return 200, {"success": True, "data": V2_ENTITIES[table](row)}
+
+        return handler
+
+    def _delete_handler(self, table: str) -> Handler:
+        def handler(rid: str, **_: Any) -> tuple[int, Any]:
+            if self.store.get(table, _int(rid)) is None:
+                return error(404, f"{table[:-1].title()} not found")
+            self.store.delete(table, _int(rid))
+            return 200, {"success": True, "data": {"id": _int(rid)}}
+
+        return handler
+
+    def _validated(self, table: str, body: dict, creating: bool) -> dict:
+        required = {
+            "deals": "title",
+            "persons": "name",
+            "organizations": "name",
+            "activities": None,
+            "products": "name",
+        }[table]
+        if creating and required and not str(body.get(required) or "").strip():
+            raise BadRequest(f"{required.title()} is required")
+        row = dict(body)
+        for ref, ref_table in (
+            ("stage_id", "stages"),
+            ("pipeline_id", "pipelines"),
+            ("person_id", "persons"),
+            ("org_id", "organizations"),
+            ("deal_id", "deals"),
+        ):
+            if row.get(ref) is not None and self.store.get(ref_table, row[ref]) is None:
+                raise BadRequest(f"{ref_table[:-1].title()} with id {row[ref]} does not exist")
+        if table == "deals" and creating:
+            if row.get("stage_id") is None:
+                first = self.store.sorted_rows("stages")[0]
+                row.setdefault("stage_id", first["id"])
+            stage = self.store.get("stages", row["stage_id"])
+            row.setdefault("pipeline_id", stage["pipeline_id"])
+            row.setdefault("status", "open")
+            row.setdefault("value", 0.0)
+            row.setdefault("currency", "USD")
+            row.setdefault("is_archived", False)
+        if "emails" in row:
+            emails = row["emails"]
+            if not isinstance(emails, list) or any(
+                not isinstance(e, dict) or not EMAIL.match(str(e.get("value", ""))) for e in emails
+            ):
+                raise BadRequest("Invalid email address format")
+        if table == "activities" and creating:
+            row.setdefault("type", "task")
+            row.setdefault("subject", row["type"].title())
+            row.setdefault("done", False)
+            if row.get("lead_id") and self.store.get("leads", row["lead_id"]) is None:
+                raise BadRequest(f"Lead with id {row['lead_id']} does not exist")
+        if table in ("persons", "organizations", "deals", "products") and creating:
+            row.setdefault("custom_fields", {})
+        return row
+
+    def create_person_field_v2(self, body: Any, **_: Any) -> tuple[int, Any]:
+        body = _object(body)
+        name = str(body.get("field_name") or "").strip()
+        if not name or not body.get("field_type"):
+            raise BadRequest("field_name and field_type are required")
+        fdef = self._add_person_field(name, body["field_type"])
+        return 200, {"success": True, "data": render.field_v2({"def": fdef})}
+
+    def create_person_field_v1(self, body: Any, **_: Any) -> tuple[int, Any]:
+        body = _object(body)
+        name = str(body.get("name") or "").strip()
+        if not name or not body.get("field_type"):
+            raise BadRequest("name and field_type are required")
+        fdef = self._add_person_field(name, body["field_type"])
+        return 200, {"success": True, "data": render.field_v1({"def": fdef})}
+
+    def _add_person_field(self, name: str, field_type: str):
+        from .generator import FieldDef
+
+        now = self.store.stamp("person_fields")
+        key = uuid.uuid5(uuid.NAMESPACE_URL, f"{name}:{now}").hex + "00000000"
+        fdef = FieldDef(
+            "persons",
+            key,
+            name,
+            field_type,
+            None,
+            True,
+            now,
+            now,
+            self.store.new_id("person_fields") + 1000,
+        )
+        self.store.insert(
+            "person_fields", {"id": key, "def": fdef, "add_ms": now, "update_ms": now}
+        )
+        return fdef
+
+    def create_lead(self, body: Any, **_: Any) -> tuple[int, Any]:
+        body = _object(body)
+        if not str(body.get("title") or "").strip():
+            raise BadRequest("Title is required")
+        if not body.get("person_id") and not body.get("organization_id"):
+            raise BadRequest("A lead must be linked to a person or an organization")
+        if body.get("person_id") and self.store.get("persons", body["person_id"]) is None:
+            raise BadRequest(f"Person with id {body['person_id']} does not exist")
+        if (
+            body.get("organization_id")
+            and self.store.get("organizations", body["organization_id"]) is None
+        ):
+            raise BadRequest(f"Organization with id {body['organization_id']} does not exist")
+        row = {
+            "id": str(uuid.uuid4()),
+            "title": body["title"],
+            "person_id": body.get("person_id"),
+            "organization_id": body.get("organization_id"),
+            "owner_id": body.get("owner_id", 1),
+            "label_ids": body.get("label_ids") or [],
+            "is_archived": False,
+            "is_deleted": False,
+            "source_name": "API",
+        }
+        self.store.insert("leads", row)
+        return 201, {"success": True, "data": render.lead(row)}
+
+    def update_lead(self, rid: str, body: Any, **_: Any) -> tuple[int, Any]:
+        if self.store.get("leads", rid) is None:
+            return error(404, "Lead not found")
+        row = self.store.update(
+            "leads",
+            rid,
+            {k: v for k, v in _object(body).items() if k in ("title", "is_archived", "label_ids")},
+        )
+        return 200, {"success": True, "data": render.lead(row)}
+
+    def convert_lead(self, rid: str, body: Any, **_: Any) -> tuple[int, Any]:
+        lead = self.store.get("leads", rid)
+        if lead is None or lead.get("is_deleted"):
+            return error(404, "Lead not found")
+        body = _object(body or {})
+        deal = self._validated(
+            "deals",
+            {
+                "title": lead["title"],
+                "person_id": lead["person_id"],
+                "org_id": lead.get("organization_id"),
+                "stage_id": body.get("stage_id"),
+                "pipeline_id": body.get("pipeline_id"),
+            },
+            creating=True,
+        )
+        deal = {k: v for k, v in deal.items() if v is not None}
+        if "pipeline_id" in body and "stage_id" not in body:
+            stage = next(
+                s
+                for s in self.store.sorted_rows("stages")
+                if s["pipeline_id"] == body["pipeline_id"]
+            )
+            deal["stage_id"] = stage["id"]
+        deal.update(
+            id=self.store.new_id("deals"),
+            owner_id=lead["owner_id"],
+            is_deleted=False,
+            source_lead_id=rid,
+            custom_fields={},
+        )
+        self.store.insert("deals", deal)
+        self.store.update("leads", rid, {"is_deleted": True})
+        del self.store.tables["leads"][rid]  # converted leads leave the lead lists
+        self.store.version += 1
+        conversion = str(uuid.uuid4())
+        self.store.conversions[conversion] = {"lead_id": rid, "deal_id": deal["id"]}
+        return 200, {"success": True, "data": {"conversion_id": conversion}}
+
+    def conversion_status(self, rid: str, cid: str, **_: Any) -> tuple[int, Any]:
+        job = self.store.conversions.get(cid)
+        if job is None or job["lead_id"] != rid:
+            return error(404, "Conversion not found")
+        return 200, {
+            "success": True,
+            "data": {
+                "conversion_id": cid,
+                "status": "completed",
+                "deal_id": job["deal_id"],
+                "lead_id": rid,
+            },
+        }
+
+    def create_note(self, body: Any, **_: Any) -> tuple[int, Any]:
+        body = _object(body)
+        if not str(body.get("content") or "").strip():
+            raise BadRequest("Content is required")
+        row = {
+            "id": self.store.new_id("notes"),
+            "content": body["content"],
+            "deal_id": body.get("deal_id"),
+            "person_id": body.get("person_id"),
+            "org_id": body.get("org_id"),
+            "lead_id": body.get("lead_id"),
+            "user_id": 1,
+            "owner_id": 1,
+            "active_flag": True,
+            "is_deleted": False,
+        }
+        self.store.insert("notes", row)
+        return 201, {"success": True, "data": render.note(row)}
+
+    def update_note(self, rid: str, body: Any, **_: Any) -> tuple[int, Any]:
+        if self.store.get("notes", _int(rid)) is None:
+            return error(404, "Note not found")
+        row = self.store.update(
+            "notes",
+            _int(rid),
+            {k: v for k, v in _object(body).items() if k in ("content", "deal_id", "person_id")},
+        )
+        return 200, {"success": True, "data": render.note(row)}
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _object(body: Any) -> dict:
+    if not isinstance(body, dict):
+        raise BadRequest("Request body must be a JSON object")
+    return body
+
+
+def _int(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise BadRequest(f"Invalid id '{value}'") from None
+
+
+def _int_param(query: dict, name: str, default: int) -> int:
+    try:
+        value = int(query.get(name, default))
+    except ValueError:
+        raise BadRequest(f"Parameter {name} must be an integer") from None
+    if value < 0:
+        raise BadRequest(f"Parameter {name} must not be negative")
+    return value
+
+
+def _limit(query: dict, maximum: int, default: int) -> int:
+    value = _int_param(query, "limit", default)
+    if value < 1 or value > maximum:
+        raise BadRequest(f"Parameter limit must be between 1 and {maximum}")
+    return value
+
+
+def _time_param(query: dict, name: str) -> int | None:
+    if not query.get(name):
+        return None
+    try:
+        return parse_time(query[name])
+    except ValueError:
+        raise BadRequest(f"Parameter {name} must be an RFC 3339 date-time") from None
+
+
+def _encode_cursor(row: dict, field: str | None) -> str:
+    value = row[field] if field else 0
+    return base64.urlsafe_b64encode(f"{value}|{row['id']}".encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[int, int]:
+    try:
+        value, rid = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return int(value), int(rid)
+    except ValueError:
+        raise BadRequest("Invalid cursor") from None
+
+
+def _after(rows: list[dict], position: tuple[int, int], field: str | None, desc: bool) -> int:
+    """Index of the first row strictly after the cursor's (sort value, id) in this order."""
+
+    def key(row: dict) -> tuple:
+        k = (row[field] if field else 0, row["id"])
+        return tuple(-x for x in k) if desc else k
+
+    target = tuple(-x for x in position) if desc else position
+    return bisect.bisect_right(rows, target, key=key)
+
+
+def _matches(row: dict, term: str, exact: bool, fields: str | None) -> bool:
+    values: list[str] = []
+    wanted = set((fields or "").split(",")) - {""}
+    if not wanted or "email" in wanted:
+        values += [e["value"] for e in row.get("emails", [])]
+    if not wanted or "name" in wanted or "title" in wanted:
+        values += [str(row.get("name") or row.get("title") or "")]
+    if not wanted or "custom_fields" in wanted or "domain" in wanted:
+        values += [str(row.get("domain") or "")]
+    values = [v.lower() for v in values if v]
+    return term in values if exact else any(term in v for v in values)

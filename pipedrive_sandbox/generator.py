@@ -1,0 +1,251 @@
+"""Deterministic sample data: the same seed and size give the same company every time."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import uuid
+from dataclasses import dataclass
+
+DAY_MS = 86_400_000
+
+SIZES = {
+    "tiny": {
+        "organizations": 20,
+        "persons": 40,
+        "deals": 50,
+        "activities": 60,
+        "products": 10,
+        "leads": 20,
+        "notes": 30,
+        "files": 10,
+        "mail_threads": 8,
+        "users": 3,
+    },
+    "small": {
+        "organizations": 150,
+        "persons": 400,
+        "deals": 300,
+        "activities": 800,
+        "products": 50,
+        "leads": 100,
+        "notes": 200,
+        "files": 50,
+        "mail_threads": 40,
+        "users": 5,
+    },
+    "medium": {
+        "organizations": 1500,
+        "persons": 4000,
+        "deals": 3000,
+        "activities": 8000,
+        "products": 500,
+        "leads": 1000,
+        "notes": 2000,
+        "files": 500,
+        "mail_threads": 200,
+        "users": 10,
+    },
+    "large": {
+        "organizations": 60000,
+        "persons": 250000,
+        "deals": 200000,
+        "activities": 350000,
+        "products": 5000,
+        "leads": 50000,
+        "notes": 70000,
+        "files": 15000,
+        "mail_threads": 1000,
+        "users": 25,
+    },
+}
+
+PIPELINES = {
+    "Sales": ["Initial Contact", "Qualified", "Demo Scheduled", "Proposal Made", "Negotiation"],
+    "Partnerships": ["Initial Contact", "Evaluation", "Contract"],
+    "Renewals": ["Upcoming", "In Talks", "Renewed"],
+}
+ACTIVITY_TYPES = [
+    ("Call", "call"),
+    ("Meeting", "meeting"),
+    ("Task", "task"),
+    ("Deadline", "deadline"),
+    ("Email", "email"),
+    ("Lunch", "lunch"),
+]
+LEAD_LABELS = [("Hot", "red"), ("Warm", "yellow"), ("Cold", "blue")]
+CURRENCIES = [("USD", "US Dollar", "$"), ("EUR", "Euro", "€"), ("GBP", "British Pound", "£")]
+FIRST = [
+    "Ann",
+    "Ben",
+    "Cara",
+    "Dev",
+    "Eli",
+    "Fay",
+    "Gus",
+    "Hana",
+    "Ivo",
+    "Jo",
+    "Kai",
+    "Lena",
+    "Max",
+    "Nia",
+    "Omar",
+    "Pia",
+    "Quinn",
+    "Rosa",
+    "Sam",
+    "Tara",
+]
+LAST = [
+    "Smith",
+    "Jones",
+    "Garcia",
+    "Kim",
+    "Novak",
+    "Berg",
+    "Costa",
+    "Ito",
+    "Meyer",
+    "Olsen",
+    "Patel",
+    "Rossi",
+    "Sato",
+    "Tamm",
+    "Ueda",
+    "Vidal",
+]
+COMPANY = [
+    "Acme",
+    "Globex",
+    "Initech",
+    "Umbrella",
+    "Hooli",
+    "Vandelay",
+    "Stark",
+    "Wayne",
+    "Tyrell",
+    "Cyberdyne",
+    "Soylent",
+    "Wonka",
+    "Gringotts",
+    "Oscorp",
+    "Aperture",
+]
+SUFFIX = ["Labs", "Systems", "Group", "Partners", "Works", "Analytics", "Foods", "Logistics"]
+
+# Custom fields of every type, per entity that has them: (name, field_type, options).
+CUSTOM_FIELDS = {
+    "deals": [
+        ("Deal Source", "enum", ["Inbound", "Outbound", "Referral", "Event"]),
+        ("Competitors", "set", ["Salesforce", "HubSpot", "Zoho", "None"]),
+        ("Budget", "monetary", None),
+        ("Contract Period", "daterange", None),
+        ("Win Probability Note", "text", None),
+        ("Seats", "double", None),
+        ("Decision Date", "date", None),
+        ("Kickoff Time", "time", None),
+    ],
+    "persons": [
+        ("Lead Score", "double", None),
+        ("Preferred Language", "enum", ["English", "German", "French", "Spanish"]),
+        ("Interests", "set", ["Analytics", "CRM", "Automation", "Security"]),
+        ("Home Address", "address", None),
+        ("LinkedIn Profile", "varchar", None),
+        ("Birthday Reminder", "date", None),
+    ],
+    "organizations": [
+        ("Industry Segment", "enum", ["SaaS", "Retail", "Finance", "Health"]),
+        ("Annual Budget", "monetary", None),
+        ("HQ Address", "address", None),
+        ("Tax Number", "varchar", None),
+        ("Tier", "set", ["Gold", "Silver", "Bronze"]),
+    ],
+    "products": [
+        ("SKU Family", "varchar", None),
+        ("Weight Kg", "double", None),
+        ("Launch Window", "daterange", None),
+        ("Support Level", "enum", ["Basic", "Plus", "Premium"]),
+    ],
+}
+
+
+@dataclass
+class FieldDef:
+    entity: str
+    key: str
+    name: str
+    field_type: str
+    options: list[dict] | None
+    custom: bool
+    add_ms: int
+    update_ms: int
+    id: int = 0
+
+
+def field_key(seed: int, entity: str, name: str) -> str:
+    """Custom fields are keyed by a 40-character hex hash that never changes."""
+    return hashlib.sha1(f"{seed}:{entity}:{name}".encode(), usedforsecurity=False).hexdigest()
+
+
+def lead_uuid(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def resolve_counts(size: str, counts: dict[str, int] | None) -> dict[str, int]:
+    if size not in SIZES:
+        raise ValueError(f"size must be one of {', '.join(SIZES)}")
+    return {**SIZES[size], **(counts or {})}
+
+
+class Generator:
+    """Values for one record at a time from (seed, entity, index), so nothing needs to be
+    generated twice and the same inputs give the same records."""
+
+    def __init__(self, seed: int, now_ms: int) -> None:
+        self.seed = seed
+        self.now_ms = now_ms
+
+    def rng(self, entity: str, index: int) -> random.Random:
+        return random.Random(f"{self.seed}:{entity}:{index}")
+
+    def times(self, rng: random.Random) -> tuple[int, int]:
+        """add_time in the last two years, update_time between it and now (whole seconds)."""
+        add = self.now_ms - rng.randint(2 * DAY_MS, 730 * DAY_MS)
+        update = rng.randint(add, self.now_ms - 60_000)
+        return add // 1000 * 1000, update // 1000 * 1000
+
+    def custom_value(self, rng: random.Random, fdef: FieldDef):
+        kind = fdef.field_type
+        if rng.random() < 0.2:
+            return None
+        if kind == "enum":
+            return rng.choice(fdef.options or [{"id": None}])["id"]
+        if kind == "set":
+            opts = fdef.options or []
+            return sorted(o["id"] for o in rng.sample(opts, rng.randint(1, min(2, len(opts)))))
+        if kind == "monetary":
+            return {
+                "value": round(rng.uniform(1000, 90000), 2),
+                "currency": rng.choice("UEG") and rng.choice(["USD", "EUR", "GBP"]),
+            }
+        if kind == "daterange":
+            start = 2025 + rng.randint(0, 1)
+            return {"value": f"{start}-0{rng.randint(1, 9)}-01", "until": f"{start + 1}-01-31"}
+        if kind == "address":
+            city = rng.choice(["Tallinn", "Berlin", "Lisbon", "Austin", "Osaka"])
+            return {
+                "value": f"{rng.randint(1, 99)} Main St, {city}",
+                "street_number": str(rng.randint(1, 99)),
+                "route": "Main St",
+                "locality": city,
+                "country": "Somewhere",
+                "postal_code": f"{rng.randint(10000, 99999)}",
+            }
+        if kind == "double":
+            return round(rng.uniform(0, 100), 1)
+        if kind == "date":
+            return f"2026-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+        if kind == "time":
+            return f"{rng.randint(8, 17):02d}:{rng.choice(['00', '30'])}:00"
+        return f"{fdef.name} {rng.randint(1, 999)}"

@@ -1,0 +1,32 @@
+"""Shared fixtures: a local Pipedrive sandbox over real HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from pipedrive_sandbox import Sandbox
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    """A small, deterministic company without limits or faults."""
+    with Sandbox(seed=1, size="tiny").start() as sb:
+        yield sb
+
+
+@pytest.fixture
+def sandbox_factory() -> Iterator[Callable[..., Sandbox]]:
+    """Start sandboxes with any Sandbox arguments; all are stopped at teardown."""
+    started: list[Sandbox] = []
+
+    def start(**kwargs: Any) -> Sandbox:
+        sb = Sandbox(**{"seed": 1, "size": "tiny", **kwargs}).start()
+        started.append(sb)
+        return sb
+
+    yield start
+    for sb in started:
+        sb.stop()
