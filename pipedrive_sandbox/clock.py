@@ -28,6 +28,12 @@ class Clock:
             self._last = stamp
             return stamp
 
+    def anchor_ms(self) -> int:
+        """The fixed `now`, or the start of today (UTC): a stable base for generated times."""
+        if self._fixed is not None:
+            return self._fixed
+        return int(time.time() // 86400 * 86400 * 1000)
+
     def advance(self, seconds: float) -> None:
         with self._lock:
             self._offset_ms += int(seconds * 1000)

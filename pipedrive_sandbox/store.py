@@ -85,7 +85,9 @@ class Store:
         self.conversions: dict[str, dict] = {}
         self._next_id: dict[str, int] = {}
         self.counts = resolve_counts(size, counts)
-        self._gen = Generator(seed, clock.now_ms())
+        # Generated times hang off the start of the current UTC day (or the fixed `now`), so one
+        # seed gives the same records all day long while staying recent.
+        self._gen = Generator(seed, clock.anchor_ms())
         self._build()
 
     # -- generation ---------------------------------------------------------------------------
