@@ -1,0 +1,120 @@
+"""The tap's settings: declared once for --about and Meltano, validated once at start."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pendulum
+from singer_sdk import typing as th
+
+from pipedrive_client import ClientConfig, ConfigError
+
+DEFAULT_LOOKBACK_SECONDS = 300
+
+SETTINGS = th.PropertiesList(
+    th.Property(
+        "api_token",
+        th.StringType,
+        secret=True,
+        description="Pipedrive API token (Personal preferences > API). Sent only in the "
+        "x-api-token header.",
+    ),
+    th.Property(
+        "company_domain",
+        th.StringType,
+        description="The part before .pipedrive.com in your Pipedrive address, e.g. acme.",
+    ),
+    th.Property(
+        "api_url",
+        th.StringType,
+        description="Base URL override, for the local sandbox (plain http only to loopback).",
+    ),
+    th.Property(
+        "anchor_date",
+        th.StringType,
+        description="Where the first incremental sync starts: a date or RFC 3339 time. "
+        "Default: one year before today.",
+    ),
+    th.Property("start_date", th.StringType, description="Alias of anchor_date."),
+    th.Property(
+        "lookback_window",
+        th.IntegerType,
+        default=DEFAULT_LOOKBACK_SECONDS,
+        description="Seconds re-read before each bookmark, for records committed late.",
+    ),
+    th.Property(
+        "custom_field_names",
+        th.StringType,
+        default="readable",
+        allowed_values=["readable", "keys"],
+        description="Custom field columns: readable snake_case names, or the 40-character "
+        "hash keys.",
+    ),
+    th.Property(
+        "custom_field_columns",
+        th.ObjectType(additional_properties=th.StringType),
+        description="Pins custom field keys to column names, so a field renamed in "
+        "Pipedrive keeps its column.",
+    ),
+    th.Property(
+        "include_deleted",
+        th.BooleanType,
+        default=True,
+        description="Emit deleted records (within the API's 30-day window) with _sdc_deleted_at.",
+    ),
+    th.Property(
+        "plan",
+        th.StringType,
+        description="Pipedrive plan (lite, growth, premium, ultimate, ...) for the burst "
+        "limit; without it the tap adopts the limit the API announces.",
+    ),
+    th.Property(
+        "max_requests_per_2s",
+        th.IntegerType,
+        description="Burst limit override in requests per rolling 2 seconds.",
+    ),
+    th.Property(
+        "budget_store",
+        th.StringType,
+        description="Share one rate budget between processes: sqlite:///file.db, "
+        "redis://... or postgresql://...",
+    ),
+    th.Property(
+        "wait_for_daily_budget",
+        th.BooleanType,
+        default=False,
+        description="Wait for the daily token budget to reset instead of failing.",
+    ),
+).to_dict()
+
+
+def anchor_date(config: Mapping[str, Any], today: datetime | None = None) -> str:
+    """The effective anchor as RFC 3339 UTC, from anchor_date, start_date or one year ago."""
+    raw = config.get("anchor_date") or config.get("start_date")
+    if not raw:
+        start = (today or datetime.now(UTC)) - timedelta(days=365)
+        return start.strftime("%Y-%m-%dT00:00:00Z")
+    name = "anchor_date" if config.get("anchor_date") else "start_date"
+    try:
+        parsed = pendulum.parse(str(raw), tz="UTC")
+    except (ValueError, TypeError, pendulum.parsing.exceptions.ParserError):
+        raise ConfigError(
+            f"{name} '{raw}' is not a date: use YYYY-MM-DD or an RFC 3339 time such as "
+            "2025-01-01T00:00:00Z."
+        ) from None
+    if not isinstance(parsed, datetime):
+        parsed = pendulum.datetime(parsed.year, parsed.month, parsed.day, tz="UTC")
+    return parsed.in_tz("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def validate(config: Mapping[str, Any]) -> ClientConfig:
+    """Fail at start, with one line naming the setting, rather than at the first request."""
+    anchor_date(config)
+    lookback = config.get("lookback_window", DEFAULT_LOOKBACK_SECONDS)
+    if not isinstance(lookback, int) or lookback < 0:
+        raise ConfigError(f"lookback_window '{lookback}' must be a whole number of seconds >= 0.")
+    if config.get("custom_field_names", "readable") not in ("readable", "keys"):
+        raise ConfigError("custom_field_names must be 'readable' or 'keys'.")
+    return ClientConfig.from_settings(config)

@@ -1,0 +1,91 @@
+"""tap-pipedrive: the Singer tap."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from functools import cached_property
+from typing import Any
+
+from singer_sdk import Tap
+
+from pipedrive_client import PipedriveClient, PipedriveError
+
+from . import settings
+from .custom_fields import CustomField, plan_columns
+from .streams import STREAMS
+
+
+class TapPipedrive(Tap):
+    """Pipedrive deals, persons, organizations, activities, leads, notes, products, files,
+    mailbox and reference data, incrementally by update_time."""
+
+    name = "tap-pipedrive"
+    config_jsonschema = settings.SETTINGS
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._field_definitions: dict[str, list[dict]] = {}
+        self.records_emitted: Counter[str] = Counter()
+        super().__init__(*args, **kwargs)
+        _ = self.client  # settings are checked at start even when no stream needs the API
+
+    @cached_property
+    def client(self) -> PipedriveClient:
+        return PipedriveClient(settings.validate(self.config))
+
+    @cached_property
+    def anchor(self) -> str:
+        return settings.anchor_date(self.config)
+
+    def field_definitions(self, path: str) -> list[dict]:
+        """v2 field definitions, fetched once per run (they name the custom field columns and
+        are also the *_fields streams)."""
+        if path not in self._field_definitions:
+            self._field_definitions[path] = list(self.client.v2_list(path))
+        return self._field_definitions[path]
+
+    def custom_fields(self, path: str, stream: str) -> list[CustomField]:
+        reserved = _standard_columns(stream)
+        return plan_columns(
+            self.field_definitions(path),
+            reserved,
+            self.config.get("custom_field_names", "readable"),
+            self.config.get("custom_field_columns"),
+        )
+
+    def discover_streams(self) -> list:
+        return [stream_class(self) for stream_class in STREAMS]
+
+    def sync_all(self) -> None:
+        try:
+            super().sync_all()
+        finally:
+            self._log_summary()
+
+    def _log_summary(self) -> None:
+        if "client" not in self.__dict__:
+            return
+        per_stream = ", ".join(f"{name} {n}" for name, n in sorted(self.records_emitted.items()))
+        self.logger.info("Records per stream: %s", per_stream or "none")
+        self.logger.info(self.client.stats.summary())
+
+
+def _standard_columns(stream: str) -> set[str]:
+    import json
+    from importlib import resources
+
+    text = resources.files(__package__).joinpath(f"schemas/{stream}.json").read_text()
+    return set(json.loads(text)["properties"]) | {"_sdc_deleted_at"}
+
+
+def main() -> None:
+    """Console entry point: a configuration or API failure ends in one readable line."""
+    try:
+        TapPipedrive.cli.main(standalone_mode=False)
+    except PipedriveError as exc:
+        print(f"tap-pipedrive: {exc}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
