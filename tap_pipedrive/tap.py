@@ -81,10 +81,12 @@ def _standard_columns(stream: str) -> set[str]:
 def main() -> None:
     """Console entry point: a configuration or API failure ends in one readable line."""
     try:
-        TapPipedrive.cli.main(standalone_mode=False)
+        exit_code = TapPipedrive.cli.main(standalone_mode=False)
     except PipedriveError as exc:
         print(f"tap-pipedrive: {exc}", file=sys.stderr)
         sys.exit(1)
+    if isinstance(exit_code, int) and exit_code:
+        sys.exit(exit_code)
 
 
 if __name__ == "__main__":
