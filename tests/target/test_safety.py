@@ -1,0 +1,196 @@
+"""Nothing lost, nothing doubled: reruns, kills, dry runs, bad input, bad settings."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from pipedrive_client import ConfigError
+from target_pipedrive.records import InvalidRecord
+
+from .feed import OURS, config, message, run, singer_lines
+
+TARGET = str(Path(sys.executable).parent / "target-pipedrive")
+ENTITIES = ("organizations", "persons", "leads", "deals", "activities")
+
+
+def sample(n: int = 40) -> list[dict]:
+    out = []
+    for i in range(n):
+        who = f"c{i % 12}@co{i % 5}.example"
+        if i % 3 == 0:
+            out.append(message(f"s{i}", OURS, [who], thread=f"th{i % 7}", hours=i))
+        else:
+            out.append(message(f"s{i}", who, [OURS], thread=f"th{i % 7}", hours=i))
+    return out
+
+
+def counts(sb) -> dict:
+    return {e: sb.count(e) for e in ENTITIES}
+
+
+def test_rerun_of_the_same_input_creates_nothing(sandbox_factory, tmp_path) -> None:
+    sb = sandbox_factory()
+    cfg = config(sb, tmp_path)
+    run(cfg, sample())
+    after_first = counts(sb)
+    run(cfg, sample())
+    assert counts(sb) == after_first
+
+
+def test_custom_person_fields_are_created_once(sandbox_factory, tmp_path) -> None:
+    sb = sandbox_factory()
+    run(config(sb, tmp_path), sample(5))
+    run(config(sb, tmp_path / "other"), sample(5))  # a fresh ledger finds them by name
+    names = [r["def"].name for r in sb.store.tables["person_fields"].values()]
+    for name in ("Email thread count", "Last email contact", "Avg email response hours"):
+        assert names.count(name) == 1
+
+
+def test_dry_run_writes_nothing_and_prints_the_plan(sandbox_factory, tmp_path) -> None:
+    sb = sandbox_factory()
+    before = counts(sb)
+    lines = singer_lines(sample(10))
+    result = subprocess.run(
+        [TARGET, "--config", _config_file(tmp_path, config(sb, tmp_path, dry_run=True))],
+        input=lines,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert counts(sb) == before
+    plan = [json.loads(x) for x in result.stderr.splitlines() if x.startswith('{"op"')]
+    ops = {p["op"] for p in plan}
+    assert {"create_organization", "create_person", "create_activity"} <= ops
+    assert sum(p["op"] == "create_activity" for p in plan) == 10
+    assert all(r["method"] == "GET" for r in sb.request_log())
+
+
+def test_killed_mid_run_then_rerun_has_no_duplicates_and_no_missing_activity(
+    sandbox_factory, tmp_path
+) -> None:
+    sb = sandbox_factory(faults="latency=0.02")
+    cfg_file = _config_file(tmp_path, config(sb, tmp_path))
+    lines = singer_lines(sample(60))
+    proc = subprocess.Popen(
+        [TARGET, "--config", cfg_file],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    proc.stdin.write(lines)
+    proc.stdin.close()
+    deadline = time.monotonic() + 30
+    while sb.count("activities") - 60 < 12 and time.monotonic() < deadline:
+        time.sleep(0.05)  # tiny size starts with 60 activities
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    partial = sb.count("activities")
+    assert partial < 60 + 60  # it really died mid-run
+    rerun = subprocess.run(
+        [TARGET, "--config", cfg_file],
+        input=lines,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    notes = [a.get("note", "") for a in sb.store.tables["activities"].values()]
+    for m in sample(60):
+        marker = f"Email id: {m['id']}</p>"
+        assert sum(marker in n for n in notes) == 1, m["id"]
+    emails = [e["value"] for p in sb.store.tables["persons"].values() for e in p["emails"]]
+    assert len(emails) == len(set(emails))
+    org_names = [o["name"] for o in sb.store.tables["organizations"].values()]
+    assert len(org_names) == len(set(org_names))
+
+
+@pytest.mark.parametrize(
+    ("record", "field"),
+    [
+        ({"id": None}, "id"),
+        ({"from": [{"email": "not an address"}]}, "from"),
+        ({"date": "yesterday-ish"}, "date"),
+        ({"to": "x"}, "to"),
+    ],
+)
+def test_malformed_records_name_the_record_and_field(
+    sandbox_factory, tmp_path, record, field
+) -> None:
+    sb = sandbox_factory()
+    bad = {**message("bad1", "ann@acme.example", [OURS]), **record}
+    with pytest.raises(InvalidRecord, match=f"field '{field}'"):
+        run(config(sb, tmp_path), [bad])
+
+
+def test_skip_mode_skips_and_reports(sandbox_factory, tmp_path, caplog) -> None:
+    sb = sandbox_factory()
+    bad = {**message("bad1", "ann@acme.example", [OURS]), "date": "never"}
+    good = message("good1", "bo@beta.example", [OURS])
+    target = run(config(sb, tmp_path, on_invalid_record="skip"), [bad, good])
+    assert len(target.skipped) == 1
+    assert "bad1" in target.skipped[0]
+    assert any(
+        "Email id: good1" in (a.get("note") or "") for a in sb.store.tables["activities"].values()
+    )
+
+
+def test_missing_stage_fails_at_start_listing_what_exists(sandbox_factory, tmp_path) -> None:
+    sb = sandbox_factory()
+    with pytest.raises(ConfigError, match=r"stage 'First Call' not found.*Initial Contact"):
+        run(config(sb, tmp_path, stage_name="First Call"), [])
+
+
+def test_missing_stage_is_one_line_from_the_command(sandbox_factory, tmp_path) -> None:
+    sb = sandbox_factory()
+    result = subprocess.run(
+        [TARGET, "--config", _config_file(tmp_path, config(sb, tmp_path, stage_name="Nope"))],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("target-pipedrive: stage 'Nope'")
+    assert sb.token not in result.stderr
+
+
+def test_rate_limited_sandbox_run_completes(sandbox_factory, tmp_path) -> None:
+    sb = sandbox_factory(plan=10)
+    run(config(sb, tmp_path, max_requests_per_2s=None), sample(8))
+    stats = sb.stats()
+    assert stats["status"].get("429", 0) <= 1  # at most the first, before the limit is learnt
+    assert stats["max_requests_in_2s"] <= 10
+
+
+def test_postgres_ledger(sandbox_factory, tmp_path) -> None:
+    url = "postgresql://postgres@127.0.0.1:5432/test"
+    with psycopg.connect(url, autocommit=True) as conn:
+        for table in ("pd_messages", "pd_counterparts", "pd_threads", "pd_objects"):
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
+    sb = sandbox_factory()
+    cfg = config(sb, tmp_path, ledger=url)
+    run(cfg, sample(8))
+    first = counts(sb)
+    run(cfg, sample(8))
+    assert counts(sb) == first
+    with psycopg.connect(url) as conn:
+        done = conn.execute("SELECT count(*) FROM pd_messages WHERE status = 'done'").fetchone()
+    assert done[0] == 8
+
+
+def _config_file(tmp_path: Path, cfg: dict) -> str:
+    path = tmp_path / f"config-{len(list(tmp_path.iterdir()))}.json"
+    path.write_text(json.dumps(cfg))
+    return str(path)
