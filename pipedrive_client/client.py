@@ -65,9 +65,14 @@ class PipedriveClient:
         return iter_v2_pages(self.session, path, params, limit, cursor)
 
     def v1_pages(
-        self, path: str, params: Mapping[str, Any] | None = None, limit: int = 500, start: int = 0
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        limit: int = 500,
+        start: int = 0,
+        continuation: bool = False,
     ) -> Iterator[Page]:
-        return iter_v1_pages(self.session, path, params, limit, start)
+        return iter_v1_pages(self.session, path, params, limit, start, continuation)
 
     def v2_list(self, path: str, **params: Any) -> Iterator[dict[str, Any]]:
         return iter_records(self.v2_pages(path, _clean(params)))
@@ -172,7 +177,7 @@ class PipedriveClient:
         job = self.post(f"{V2}/leads/{lead_id}/convert/deal", _clean(fields))
         conversion_id = job.get("conversion_id") or job.get("id")
         for _ in range(CONVERSION_POLLS):
-            status = self.get(f"{V2}/leads/{lead_id}/convert/status/{conversion_id}")
+            status = self.get(f"{V2}/leads/{lead_id}/convert/status/{conversion_id}") or {}
             if status.get("status") == "completed" and status.get("deal_id"):
                 return int(status["deal_id"])
             if status.get("status") in ("failed", "rejected"):

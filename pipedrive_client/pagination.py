@@ -50,10 +50,15 @@ def iter_v1_pages(
     params: Mapping[str, Any] | None = None,
     limit: int = 500,
     start: int = 0,
+    continuation: bool = False,
 ) -> Iterator[Page]:
+    """`continuation=True`: the first page continues an earlier listing (a caller paging by
+    keyset restarts at start=0 with a moved filter), so `data: null` there is re-read too."""
     params = {**(params or {}), "limit": limit}
     while True:
-        body = _get_page(session, path, {**params, "start": start}, continuation=start > 0)
+        body = _get_page(
+            session, path, {**params, "start": start}, continuation=continuation or start > 0
+        )
         records = body.get("data") or []
         more, next_start = _v1_pagination(body, start, len(records))
         if more and next_start <= start:

@@ -385,13 +385,16 @@ class Api:
 
     def _update_handler(self, table: str) -> Handler:
         def handler(rid: str, body: Any, **_: Any) -> tuple[int, Any]:
-            if self.store.get(table, _int(rid)) is None:
+            current = self.store.get(table, _int(rid))
+            if current is None:
                 return error(404, f"{table[:-1].title()} not found")
             changes = self._validated(table, _object(body), creating=False)
-            custom = changes.pop("custom_fields", None)
+            if changes.get("custom_fields"):
+                changes["custom_fields"] = {
+                    **(current.get("custom_fields") or {}),
+                    **changes["custom_fields"],
+                }
             row = self.store.update(table, _int(rid), changes)
-            if custom:
-                row.setdefault("custom_fields", {}).update(custom)
             return 200, {"success": True, "data": V2_ENTITIES[table](row)}
 
         return handler

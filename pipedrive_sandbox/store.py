@@ -485,9 +485,11 @@ class Store:
 
     def update(self, table: str, rid: Any, changes: dict, stamp: int | None = None) -> dict:
         with self.lock:
-            row = self.tables[table][rid]
-            row.update(changes)
+            # Copy on write: a list request that sorted the old rows keeps a consistent snapshot
+            # while it filters and renders outside the lock.
+            row = {**self.tables[table][rid], **changes}
             row["update_ms"] = stamp if stamp is not None else self.stamp(table)
+            self.tables[table][rid] = row
             self.version += 1
             return row
 

@@ -1,10 +1,28 @@
 """Base stream classes. A concrete stream only declares where its records live and how they
 are keyed; paging, time normalisation, deletes and custom fields happen here, and all HTTP goes
-through the tap's one paced client."""
+through the tap's one paced client (pacing, retries and the `data: null` policy live there).
+
+How each kind of list is read so that nothing is lost:
+
+- v2 lists (`IncrementalStream`, generation v2): `updated_since` + `sort_by=update_time` asc,
+  with the server's cursor, which continues after the last (update_time, id) read.
+- v1 lists with `updated_since` (notes, leads): offsets move when a record in front of the offset
+  changes during the read (it jumps to the end and the next page skips one record). So every page
+  starts again at `start=0` with `updated_since` moved to the last second read (keyset paging);
+  records already read on that second are skipped. Only a page made entirely of one second moves
+  on by offset.
+- v1 lists without `updated_since` (files, archived leads, `NewestFirstStream`): newest first,
+  down to the bookmark. Each next page overlaps the previous one by a few records, and a page
+  that does not overlap (records removed while reading) steps back, so nothing slides past
+  unseen. What was read is then emitted oldest first (spooled to a temporary file), so the
+  stream is sorted and its bookmark moves record by record like the others.
+"""
 
 from __future__ import annotations
 
+import itertools
 import json
+import tempfile
 from collections.abc import Iterable, Iterator
 from functools import cached_property
 from importlib import resources
@@ -21,17 +39,26 @@ if TYPE_CHECKING:
     from .tap import TapPipedrive
 
 DELETED_AT = "_sdc_deleted_at"
+# Records re-read at the start of each next page of a newest-first list.
+NEWEST_FIRST_OVERLAP = 10
+# How many pages a newest-first read may step back when the list moved under it.
+NEWEST_FIRST_MAX_STEPS_BACK = 20
 
 
 def rfc3339(value: Any, millis: bool = False) -> str | None:
     """Any of the API's time formats as RFC 3339 UTC, one fixed width per stream so that string
-    order is time order."""
+    order is time order. Sub-second digits are cut (not rounded) without `millis`."""
     if value in (None, ""):
         return None
     parsed = pendulum.parse(str(value).replace(" ", "T"), tz="UTC").in_tz("UTC")
     if millis:
         return parsed.format("YYYY-MM-DDTHH:mm:ss.SSS") + "Z"
     return parsed.format("YYYY-MM-DDTHH:mm:ss") + "Z"
+
+
+def _key(record: dict) -> tuple[Any, Any]:
+    """A record version: the same id read again after an update is a new version."""
+    return record.get("id"), record.get("update_time")
 
 
 class PipedriveStream(Stream):
@@ -58,7 +85,12 @@ class PipedriveStream(Stream):
         for custom in self.custom_columns:
             schema["properties"].update(custom.schema())
         if self.deleted_flag:
-            schema["properties"][DELETED_AT] = {"type": ["null", "string"], "format": "date-time"}
+            schema["properties"][DELETED_AT] = {
+                "type": ["null", "string"],
+                "format": "date-time",
+                "description": "When the record was deleted in Pipedrive (its update_time); "
+                "null while it exists.",
+            }
         return schema
 
     @cached_property
@@ -74,6 +106,10 @@ class PipedriveStream(Stream):
             for k, v in self.schema["properties"].items()
             if v.get("format") == "date-time" and k != DELETED_AT
         ]
+
+    def normal(self, value: Any) -> str | None:
+        """A time in this stream's one format (what records and bookmarks carry)."""
+        return rfc3339(value, self.millis)
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -98,13 +134,13 @@ class PipedriveStream(Stream):
             yield from page.records
 
     def since(self, context: dict | None) -> str:
-        """Where this run starts: the bookmark minus the lookback window, never before the
-        anchor date."""
+        """Where this run starts (RFC 3339 UTC, whole seconds): the bookmark minus the lookback
+        window, never before the anchor date."""
         anchor = pendulum.parse(self._pipedrive_tap.anchor)
         bookmark = self.get_starting_replication_key_value(context)
         if not bookmark:
             return rfc3339(anchor.isoformat())
-        lookback = self.config.get("lookback_window", 300)
+        lookback = self._pipedrive_tap.lookback_seconds
         start = max(anchor, pendulum.parse(bookmark).subtract(seconds=lookback))
         return rfc3339(start.isoformat())
 
@@ -112,7 +148,7 @@ class PipedriveStream(Stream):
         self._pipedrive_tap.records_emitted[self.name] += 1
         for name in self.time_fields:
             if row.get(name):
-                row[name] = rfc3339(row[name], self.millis)
+                row[name] = self.normal(row[name])
         if self.custom_columns:
             values = row.pop("custom_fields", None) or {}
             for custom in self.custom_columns:
@@ -129,22 +165,54 @@ class PipedriveStream(Stream):
 class IncrementalStream(PipedriveStream):
     """Incremental by update_time, oldest first, from the bookmark (minus the lookback window)
     or the anchor date. Inclusive: records on the bookmark's second are read again; the
-    warehouse dedupes by primary key. Sorted, so state can be saved mid-stream."""
+    warehouse dedupes by primary key. Sorted, so state is saved mid-stream and a killed run
+    resumes near where it stopped."""
 
     replication_key = "update_time"
     is_sorted = True
-    STATE_MSG_FREQUENCY = 500  # a resumable bookmark at least once per page
+    STATE_MSG_FREQUENCY = 500  # a resumable bookmark at least once per 500-record page
+
+    def lower_bookmark_to_since(self, context: dict | None) -> None:
+        """The lookback window re-reads records older than the bookmark on purpose; lower the
+        bookmark to the window's start so the SDK's sort check accepts them. Re-reading the
+        record that set the old bookmark brings it back up."""
+        state = self.get_context_state(context)
+        since = self.normal(self.since(context))
+        if state.get("replication_key_value") and state["replication_key_value"] > since:
+            state["replication_key_value"] = since
 
     def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
-        if self.is_sorted:
-            # The lookback window re-reads records older than the bookmark on purpose; lower the
-            # bookmark to the window's start so the SDK's sort check accepts them. Re-reading the
-            # record that set the old bookmark brings it back up.
-            state = self.get_context_state(context)
-            since = self.since(context)
-            if state.get("replication_key_value") and state["replication_key_value"] > since:
-                state["replication_key_value"] = since
-        return super().get_records(context)
+        self.lower_bookmark_to_since(context)
+        if self.generation == "v1":
+            return self.v1_keyset_records(context)
+        return self.v2_records(context)
+
+    def v2_records(self, context: dict | None) -> Iterator[dict[str, Any]]:
+        for page in self.pages(context):
+            yield from self.in_order(page.records, more=page.next is not None)
+
+    def in_order(self, records: list[dict], more: bool) -> list[dict]:
+        """A page as the sort promised it. A record changed between the server's sort and its
+        answer shows a time later than the page's last record: with more pages to come it is
+        dropped here, because the cursor (or the next `updated_since`) brings it back later in
+        this run with its new time; on the last page the page is sorted instead. Either way
+        the stream stays sorted and its bookmark never runs ahead of what was read."""
+        if not records:
+            return records
+        times = [self.normal(r.get("update_time")) or "" for r in records]
+        if all(a <= b for a, b in itertools.pairwise(times)):
+            return records
+        if more:
+            bound = times[-1]
+            kept = [r for r, t in zip(records, times, strict=True) if t <= bound]
+            self.logger.info(
+                "%s: %d record(s) changed while the page was read; they come again later.",
+                self.name,
+                len(records) - len(kept),
+            )
+            return kept
+        order = sorted(range(len(records)), key=times.__getitem__)
+        return [records[i] for i in order]
 
     def request_params(self, context: dict | None) -> dict[str, Any]:
         params = {**self.params, "updated_since": self.since(context)}
@@ -154,25 +222,107 @@ class IncrementalStream(PipedriveStream):
             params["sort"] = "update_time ASC"
         return params
 
+    def v1_keyset_records(self, context: dict | None) -> Iterator[dict[str, Any]]:
+        """Oldest first through a v1 list, each page restarting at `updated_since` = the last
+        second read (see the module docstring): an update during the read can not shift an
+        unread record behind the offset."""
+        path, params = self.list_path(context), self.request_params(context)
+        since, start = params["updated_since"], 0
+        seen: set[tuple[Any, Any]] = set()  # versions already read on or after `since`
+        while True:
+            page = next(
+                iter(
+                    self.client.v1_pages(
+                        path,
+                        {**params, "updated_since": since},
+                        limit=self.page_size,
+                        start=start,
+                        continuation=bool(seen),
+                    )
+                )
+            )
+            for record in self.in_order(page.records, more=page.next is not None):
+                if _key(record) not in seen:
+                    yield record
+            if page.next is None or not page.records:
+                return
+            last = rfc3339(page.records[-1].get("update_time"))
+            if last and last > since:
+                since, start = last, 0
+                seen = {r for r in map(_key, page.records) if rfc3339(r[1]) >= last}
+            else:  # a whole page on one second: move through that second by offset
+                start += len(page.records)
+                seen.update(map(_key, page.records))
 
-class NewestFirstStream(PipedriveStream):
-    """For lists without updated_since (archived leads, files): newest first, stopping at the
-    bookmark instead of reading the whole table. Not sorted ascending, so the bookmark only
-    moves when the stream has finished."""
 
-    replication_key = "update_time"
-    is_sorted = False
+class NewestFirstStream(IncrementalStream):
+    """For lists without `updated_since` (archived leads, files): read newest first, stopping
+    at the bookmark (minus the lookback window) instead of reading the whole table, then emit
+    oldest first so the bookmark moves like any sorted stream's."""
 
     def request_params(self, context: dict | None) -> dict[str, Any]:
         return {**self.params, "sort": "update_time DESC"}
 
     def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
-        since = self.since(context)
-        for page in self.pages(context):
-            for row in page.records:
-                if rfc3339(row.get("update_time")) < since:
+        self.lower_bookmark_to_since(context)
+        return _oldest_first(self.newest_first_records(context))
+
+    def newest_first_records(self, context: dict | None) -> Iterator[dict[str, Any]]:
+        since = self.normal(self.since(context))
+        path, params = self.list_path(context), self.request_params(context)
+        start, steps_back = 0, 0
+        floor = None  # time of the last record taken: newest first, nothing may be newer
+        seen: set[tuple[Any, Any]] = set()
+        while True:
+            page = next(
+                iter(
+                    self.client.v1_pages(
+                        path, params, limit=self.page_size, start=start, continuation=start > 0
+                    )
+                )
+            )
+            records = page.records
+            if (
+                start > 0
+                and records
+                and _key(records[0]) not in seen
+                and steps_back < NEWEST_FIRST_MAX_STEPS_BACK
+            ):
+                # The overlap is gone: records ahead of us were removed while reading, and the
+                # list moved up by more than the overlap. Step back a page.
+                steps_back += 1
+                self.logger.info("%s moved while being read; stepping back a page.", self.name)
+                start = max(0, start - self.page_size)
+                continue
+            for record in records:
+                if _key(record) in seen:
+                    continue
+                seen.add(_key(record))
+                time = self.normal(record.get("update_time")) or ""
+                if time < since:
                     return
-                yield row
+                if floor is not None and time > floor:
+                    # Changed while this read ran: newer than this run's bookmark will be, so
+                    # the next run reads it (emitting it now would unsort the stream).
+                    continue
+                floor = time
+                yield record
+            if page.next is None or not records:
+                return
+            start = max(int(page.next) - NEWEST_FIRST_OVERLAP, start + 1)
+
+
+def _oldest_first(records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Reverse a newest-first read without holding it in memory (spooled to a temporary file;
+    after the first run it is only what changed since the bookmark)."""
+    with tempfile.TemporaryFile() as spool:
+        offsets = []
+        for record in records:
+            offsets.append(spool.tell())
+            spool.write(json.dumps(record).encode() + b"\n")
+        for offset in reversed(offsets):
+            spool.seek(offset)
+            yield json.loads(spool.readline())
 
 
 class ReferenceStream(PipedriveStream):

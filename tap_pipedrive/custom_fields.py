@@ -16,6 +16,7 @@ altogether by naming columns after the keys.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,10 +26,36 @@ ID_TYPES = {"enum", "user", "org", "people", "stage"}
 RANGE_TYPES = {"daterange", "timerange"}
 
 
+# Letters that Unicode does not decompose into an ASCII base letter.
+_LETTERS = str.maketrans(
+    {
+        "ß": "ss",
+        "æ": "ae",
+        "Æ": "AE",
+        "ø": "o",
+        "Ø": "O",
+        "œ": "oe",
+        "Œ": "OE",
+        "ł": "l",
+        "Ł": "L",
+        "đ": "d",
+        "Đ": "D",
+        "þ": "th",
+    }
+)
+# PostgreSQL cuts identifiers at 63 bytes; leave room for a suffix and `_labels`.
+MAX_COLUMN_BASE = 48
+
+
 def snake_case(name: str) -> str:
-    text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name.strip())
-    text = re.sub(r"[^0-9a-zA-Z]+", "_", text).strip("_").lower()
-    return text if text and not text[0].isdigit() else f"field_{text}"
+    """A field name as an ASCII snake_case column name ('' when nothing usable is left)."""
+    text = unicodedata.normalize("NFKD", name.translate(_LETTERS))
+    text = text.encode("ascii", "ignore").decode()
+    text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", text.strip())
+    text = re.sub(r"[^0-9a-zA-Z]+", "_", text).strip("_").lower()[:MAX_COLUMN_BASE].strip("_")
+    if text and text[0].isdigit():
+        text = f"field_{text}"
+    return text
 
 
 @dataclass(frozen=True)
@@ -121,7 +148,7 @@ def plan_columns(
         elif mode == "keys":
             column = key
         else:
-            column = snake_case(d.get("field_name") or key)
+            column = snake_case(d.get("field_name") or "") or f"field_{key[:8]}"
             if column in taken:
                 column = f"{column}_{key[:8]}"
         labels = {int(o["id"]): o.get("label") for o in d.get("options") or [] if "id" in o}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,9 +41,11 @@ SETTINGS = th.PropertiesList(
     th.Property("start_date", th.StringType, description="Alias of anchor_date."),
     th.Property(
         "lookback_window",
-        th.IntegerType,
+        th.CustomType({"type": ["integer", "string"]}),
         default=DEFAULT_LOOKBACK_SECONDS,
-        description="Seconds re-read before each bookmark, for records committed late.",
+        description="How far before each bookmark an incremental run starts reading again, "
+        "for records committed late: seconds (300), or a string such as '300s', '5m', "
+        "'5 minutes'. Default 300 seconds.",
     ),
     th.Property(
         "custom_field_names",
@@ -109,12 +112,33 @@ def anchor_date(config: Mapping[str, Any], today: datetime | None = None) -> str
     return parsed.in_tz("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+_DURATION = re.compile(
+    r"^\s*(\d+)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?)?\s*$", re.IGNORECASE
+)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
+
+
+def lookback_seconds(config: Mapping[str, Any]) -> int:
+    """lookback_window in seconds: a whole number of seconds, or '300s', '5m', '5 minutes'."""
+    raw = config.get("lookback_window", DEFAULT_LOOKBACK_SECONDS)
+    if raw is None:
+        return DEFAULT_LOOKBACK_SECONDS
+    if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0:
+        return raw
+    match = _DURATION.match(raw) if isinstance(raw, str) else None
+    if not match:
+        raise ConfigError(
+            f"lookback_window '{raw}' is not a duration: give seconds (300) or a string such as "
+            "'300s' or '5m'."
+        )
+    unit = (match.group(2) or "s")[0].lower()
+    return int(match.group(1)) * _UNIT_SECONDS[unit]
+
+
 def validate(config: Mapping[str, Any]) -> ClientConfig:
     """Fail at start, with one line naming the setting, rather than at the first request."""
     anchor_date(config)
-    lookback = config.get("lookback_window", DEFAULT_LOOKBACK_SECONDS)
-    if not isinstance(lookback, int) or lookback < 0:
-        raise ConfigError(f"lookback_window '{lookback}' must be a whole number of seconds >= 0.")
+    lookback_seconds(config)
     if config.get("custom_field_names", "readable") not in ("readable", "keys"):
         raise ConfigError("custom_field_names must be 'readable' or 'keys'.")
     return ClientConfig.from_settings(config)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
-from pipedrive_client import Page
+from pipedrive_client import Page, body_of
 
 from .client import (
     IncrementalStream,
@@ -24,25 +24,55 @@ DEAL_PRODUCTS_BATCH = 100  # the bulk endpoint takes at most 100 deal ids
 
 class DealsStream(IncrementalStream):
     """Active and archived deals (archived ones live in their own list), each with its own
-    bookmark; deleted deals within the API's 30 days come with status=deleted."""
+    bookmark; deleted deals within the API's 30 days come with status=deleted.
+
+    Parent of `deal_products`: the ids of the deals read are collected and handed over in
+    batches of 100 (the bulk endpoint's maximum), never one request per deal. A batch is handed
+    over before any state that covers its deals is written."""
 
     name = "deals"
     path = "/api/v2/deals"
     custom_fields_path = "/api/v2/dealFields"
     deleted_flag = "is_deleted"
 
-    @property
-    def partitions(self) -> list[dict]:
-        return [{"list": "deals"}, {"list": "archived"}]
+    def __init__(self, tap: Any) -> None:
+        super().__init__(tap)
+        self._deal_batch: list[int] = []
+        self._deals_processed = 0
+
+    # The partition key is a field the records carry, so the SDK adds no column for it.
+    partitions: ClassVar[list[dict]] = [{"is_archived": False}, {"is_archived": True}]
 
     def list_path(self, context: dict | None) -> str:
-        return self.path + ("/archived" if (context or {}).get("list") == "archived" else "")
+        return self.path + ("/archived" if (context or {}).get("is_archived") else "")
 
     def request_params(self, context: dict | None) -> dict[str, Any]:
         params = super().request_params(context)
         if self.config.get("include_deleted", True):
             params["status"] = "open,won,lost,deleted"
         return params
+
+    def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
+        yield from super().get_records(context)
+        self._flush_deal_batch()  # the partition's last, partial batch
+
+    def generate_child_contexts(self, record: dict, context: dict | None) -> Iterable[dict]:
+        # Batches are synced here directly (not yielded per record) so that a stream map
+        # filtering out the record that closes a batch does not drop the whole batch.
+        self._deals_processed += 1
+        if not record.get("is_deleted") and self.stream_maps[0].get_filter_result(record):
+            self._deal_batch.append(record["id"])
+        if (
+            len(self._deal_batch) >= DEAL_PRODUCTS_BATCH
+            or self._deals_processed % self.STATE_MSG_FREQUENCY == 0
+        ):
+            self._flush_deal_batch()
+        return []
+
+    def _flush_deal_batch(self) -> None:
+        batch, self._deal_batch = self._deal_batch, []
+        if batch and any(c.selected or c.has_selected_descendents for c in self.child_streams):
+            self._sync_children({"deal_ids": batch})
 
 
 class PersonsStream(IncrementalStream):
@@ -82,34 +112,35 @@ class NotesStream(IncrementalStream):
     deleted_flag = "!active_flag"
 
 
-class LeadsStream(IncrementalStream):
-    """Active leads incrementally; archived leads (no updated_since there) newest first down to
-    the bookmark. Two partitions, read in different orders, so the bookmarks move at the end of
-    each partition rather than record by record."""
+class LeadsStream(NewestFirstStream):
+    """Active leads through updated_since (oldest first); archived leads, whose list has no
+    updated_since, newest first down to the bookmark and then emitted oldest first. Two
+    partitions, each with its own bookmark, both sorted."""
 
     name = "leads"
     path = "/api/v1/leads"
     generation = "v1"
     millis = True
-    is_sorted = False
     custom_fields_path = "/api/v2/dealFields"  # leads inherit the deal fields
 
-    @property
-    def partitions(self) -> list[dict]:
-        return [{"list": "leads"}, {"list": "archived"}]
+    partitions: ClassVar[list[dict]] = [{"is_archived": False}, {"is_archived": True}]
+
+    @staticmethod
+    def _archived(context: dict | None) -> bool:
+        return bool((context or {}).get("is_archived"))
 
     def list_path(self, context: dict | None) -> str:
-        return self.path + ("/archived" if (context or {}).get("list") == "archived" else "")
+        return self.path + ("/archived" if self._archived(context) else "")
 
     def request_params(self, context: dict | None) -> dict[str, Any]:
-        if (context or {}).get("list") == "archived":
-            return NewestFirstStream.request_params(self, context)  # type: ignore[arg-type]
-        return super().request_params(context)
+        if self._archived(context):
+            return super().request_params(context)
+        return IncrementalStream.request_params(self, context)
 
     def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
-        if (context or {}).get("list") == "archived":
-            return NewestFirstStream.get_records(self, context)  # type: ignore[arg-type]
-        return super().get_records(context)
+        if self._archived(context):
+            return super().get_records(context)
+        return IncrementalStream.get_records(self, context)
 
 
 class FilesStream(NewestFirstStream):
@@ -139,7 +170,7 @@ class UnpagedStream(ReferenceStream):
     generation = "v1"
 
     def pages(self, context: dict | None) -> Iterator[Page]:
-        body = self.client.session.get(self.list_path(context)).json()
+        body = body_of(self.client.session.get(self.list_path(context))) or {}
         yield Page(body.get("data") or [], None, body)
 
 
@@ -207,21 +238,32 @@ class ActivityFieldsStream(FieldDefinitionsStream):
 # -- expensive, deselected by default ------------------------------------------------------------
 
 
-class MailThreadsStream(ReferenceStream):
-    """Mail threads per folder (50 per page, 20 tokens a page)."""
+class MailThreadsStream(PipedriveStream):
+    """Mail threads per folder (50 per page, 20 tokens a page). The list has no time filter
+    and no sort, so every run lists each folder whole, but only threads whose update_time (a
+    new message moves it) is on or after the folder's bookmark, minus the lookback window, are
+    emitted, and only their messages are read. Unsorted: the bookmark moves at the end of each
+    folder."""
 
     name = "mail_threads"
     path = "/api/v1/mailbox/mailThreads"
     generation = "v1"
     page_size = 50
     selected_by_default = False
-
-    @property
-    def partitions(self) -> list[dict]:
-        return [{"folder": f} for f in ("inbox", "drafts", "sent", "archive")]
+    replication_key = "update_time"
+    is_sorted = False
+    partitions: ClassVar[list[dict]] = [
+        {"folder": f} for f in ("inbox", "drafts", "sent", "archive")
+    ]
 
     def request_params(self, context: dict | None) -> dict[str, Any]:
         return {"folder": (context or {})["folder"]}
+
+    def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
+        since = self.normal(self.since(context)) or ""
+        for record in super().get_records(context):
+            if (self.normal(record.get("update_time")) or "") >= since:
+                yield record
 
     def get_child_context(self, record: dict, context: dict | None) -> dict:
         return {"thread_id": record["id"]}
@@ -242,21 +284,23 @@ class MailMessagesStream(UnpagedStream):
 
 
 class DealProductsStream(ReferenceStream):
-    """Products attached to deals through the bulk endpoint: one page of deal ids (10 tokens per
-    500 deals) and one bulk request per 100 deals (10 tokens), never one request per deal."""
+    """Products attached to the deals that the `deals` stream reads in this run (so, after the
+    first run, those of changed deals), through the bulk endpoint: one request (10 tokens) per
+    100 deals, never one request per deal. Child of `deals`; selecting it alone still reads the
+    deal list (from the deals bookmark, or the anchor date when deals is not selected)."""
 
     name = "deal_products"
     path = "/api/v2/deals/products"
+    parent_stream_type = DealsStream
     selected_by_default = False
+    state_partitioning_keys: ClassVar[list[str]] = []  # no per-batch state
 
     def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
-        deal_pages = self.client.v2_pages("/api/v2/deals", {"status": "open,won,lost"})
-        for page in deal_pages:
-            ids = [d["id"] for d in page.records]
-            for i in range(0, len(ids), DEAL_PRODUCTS_BATCH):
-                batch = ",".join(str(x) for x in ids[i : i + DEAL_PRODUCTS_BATCH])
-                for products in self.client.v2_pages(self.path, {"deal_ids": batch}):
-                    yield from products.records
+        ids = ",".join(str(i) for i in (context or {}).get("deal_ids") or [])
+        if not ids:
+            return
+        for page in self.client.v2_pages(self.path, {"deal_ids": ids}, limit=self.page_size):
+            yield from page.records
 
 
 STREAMS: list[type[PipedriveStream]] = [

@@ -21,6 +21,7 @@ class TapPipedrive(Tap):
     mailbox and reference data, incrementally by update_time."""
 
     name = "tap-pipedrive"
+    package_name = "pipedrive-connectors"
     config_jsonschema = settings.SETTINGS
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -36,6 +37,10 @@ class TapPipedrive(Tap):
     @cached_property
     def anchor(self) -> str:
         return settings.anchor_date(self.config)
+
+    @cached_property
+    def lookback_seconds(self) -> int:
+        return settings.lookback_seconds(self.config)
 
     def field_definitions(self, path: str) -> list[dict]:
         """v2 field definitions, fetched once per run (they name the custom field columns and

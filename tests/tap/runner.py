@@ -61,3 +61,13 @@ def run_command(args: list[str], **kwargs: Any) -> subprocess.CompletedProcess:
     return subprocess.run(
         [TAP, *args], capture_output=True, text=True, timeout=120, check=False, **kwargs
     )
+
+
+def catalog_selecting(config: dict, streams: set[str]) -> dict:
+    """The discovered catalog with exactly `streams` selected."""
+    catalog = TapPipedrive(config=config).catalog_dict
+    for entry in catalog["streams"]:
+        for meta in entry["metadata"]:
+            if meta["breadcrumb"] == []:
+                meta["metadata"]["selected"] = entry["tap_stream_id"] in streams
+    return catalog

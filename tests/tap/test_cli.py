@@ -68,13 +68,19 @@ def test_expensive_streams_are_deselected_by_default(config_file) -> None:
         ({"api_url": "http://10.1.2.3:9"}, "plain http to a non-loopback host"),
         ({"api_token": None}, "api_token is missing"),
         ({"custom_field_names": "fancy"}, "custom_field_names"),
+        ({"lookback_window": "a while"}, "lookback_window 'a while' is not a duration"),
+        ({"plan": "platinum"}, "plan 'platinum' is unknown"),
+        # a company that does not exist: every path answers 404
+        ({"api_url": "{sandbox}/no-such-company"}, "check company_domain"),
     ],
 )
-def test_bad_settings_fail_with_one_clear_line(config_file, settings, expected) -> None:
+def test_bad_settings_fail_with_one_clear_line(sandbox, config_file, settings, expected) -> None:
     from pathlib import Path
 
     path = Path(config_file(**settings))
     data = {k: v for k, v in json.loads(path.read_text()).items() if v is not None}
+    if "{sandbox}" in data.get("api_url", ""):
+        data["api_url"] = data["api_url"].replace("{sandbox}", sandbox.api_url)
     path.write_text(json.dumps(data))
     path = str(path)
     result = run_command(["--config", path])
