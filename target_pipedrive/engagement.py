@@ -74,19 +74,27 @@ class OwnSide:
 
 @dataclass
 class ThreadMemory:
-    """What we need to know about a thread to spot replies: when we last wrote in it, and the
-    ids of our messages (for in_reply_to)."""
+    """What we need to know about a thread to spot replies: when we last wrote in it, the ids of
+    our messages (for in_reply_to), and whom we wrote to and still wait for."""
 
     last_ours: str | None = None
     our_ids: set[str] = field(default_factory=set)
-    awaiting_reply: bool = False
+    awaiting: set[str] = field(default_factory=set)
 
     def to_json(self) -> dict:
-        return {**self.__dict__, "our_ids": sorted(self.our_ids)}
+        return {
+            "last_ours": self.last_ours,
+            "our_ids": sorted(self.our_ids),
+            "awaiting": sorted(self.awaiting),
+        }
 
     @classmethod
     def from_json(cls, data: dict) -> ThreadMemory:
-        return cls(**{**data, "our_ids": set(data.get("our_ids", []))})
+        return cls(
+            last_ours=data.get("last_ours"),
+            our_ids=set(data.get("our_ids", [])),
+            awaiting=set(data.get("awaiting", [])),
+        )
 
 
 def counterparts_of(message: Message, own: OwnSide) -> tuple[bool, list[Address]]:
@@ -118,26 +126,26 @@ def apply_message(
         person.touch(message.date)
         if not outbound:
             by_header = message.in_reply_to is not None and message.in_reply_to in thread.our_ids
+            # their message after ours in a thread where we wrote to them and wait for an answer
             in_turn = (
-                thread.awaiting_reply
+                address.email in thread.awaiting
                 and thread.last_ours is not None
-                and (thread.last_ours <= stamp)
+                and thread.last_ours <= stamp
             )
             if by_header or in_turn:
                 person.replies += 1
-            if in_turn:
+            if in_turn and thread.last_ours is not None:
                 ours = datetime.strptime(thread.last_ours, "%Y-%m-%dT%H:%M:%SZ")
                 hours = (message.date.replace(tzinfo=None) - ours).total_seconds() / 3600
                 person.response_hours_total += hours
                 person.responses += 1
+                thread.awaiting.discard(address.email)
         touched.append(person)
     if outbound:
         thread.our_ids.add(message.id)
         if thread.last_ours is None or stamp > thread.last_ours:
             thread.last_ours = stamp
-        thread.awaiting_reply = True
-    elif others:
-        thread.awaiting_reply = False
+        thread.awaiting = {a.email for a in others}
     return touched
 
 

@@ -68,7 +68,7 @@ def parse_time(value: Any, record_id: Any, field: str) -> datetime:
     try:
         if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
             return datetime.fromtimestamp(float(value), UTC)
-        parsed = pendulum.parse(str(value))
+        parsed = pendulum.parse(str(value), tz=None)
     except (ValueError, TypeError, OverflowError, pendulum.parsing.exceptions.ParserError):
         raise InvalidRecord(record_id, field, f"is not a time: {value!r}") from None
     if not isinstance(parsed, datetime):

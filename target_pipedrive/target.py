@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-import shutil
+import contextlib
 import sys
-import tempfile
 from functools import cached_property
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 from singer_sdk import Target
 from singer_sdk import typing as th
 from singer_sdk.sinks import BatchSink
 
-from pipedrive_client import ClientConfig, PipedriveClient, PipedriveError
+from pipedrive_client import (
+    ClientConfig,
+    DailyBudgetExhausted,
+    PipedriveClient,
+    PipedriveError,
+)
 
 from .classify import Thresholds
 from .engagement import AUTOMATED_LOCAL_PARTS, OwnSide
@@ -32,28 +35,71 @@ def _free_mail() -> frozenset[str]:
 
 
 SETTINGS = th.PropertiesList(
-    th.Property("api_token", th.StringType, secret=True, description="Pipedrive API token."),
-    th.Property("company_domain", th.StringType, description="The part before .pipedrive.com."),
-    th.Property("api_url", th.StringType, description="Base URL override (the sandbox)."),
-    th.Property("plan", th.StringType, description="Pipedrive plan, for the burst limit."),
-    th.Property("max_requests_per_2s", th.IntegerType),
+    # -- connection and pacing (the shared client) --
+    th.Property(
+        "api_token",
+        th.StringType,
+        secret=True,
+        description="Pipedrive API token (Personal preferences > API). Sent only as a header.",
+    ),
+    th.Property(
+        "oauth_access_token",
+        th.StringType,
+        secret=True,
+        description="OAuth access token, instead of api_token.",
+    ),
+    th.Property(
+        "company_domain",
+        th.StringType,
+        description="The part before .pipedrive.com in your Pipedrive address.",
+    ),
+    th.Property(
+        "api_url",
+        th.StringType,
+        description="Base URL instead of company_domain (e.g. the local sandbox).",
+    ),
+    th.Property(
+        "plan",
+        th.StringType,
+        description="Pipedrive plan (lite, growth, premium, ultimate...): sets the burst limit.",
+    ),
+    th.Property(
+        "max_requests_per_2s",
+        th.IntegerType,
+        description="Burst limit in requests per 2 seconds, instead of the plan's.",
+    ),
+    th.Property(
+        "search_requests_per_2s",
+        th.IntegerType,
+        description="Burst limit of search calls per 2 seconds (default 10).",
+    ),
     th.Property(
         "budget_store",
         th.StringType,
-        description="Share one rate budget with the tap: sqlite:///file.db, redis://...",
+        description="Share one rate budget with other processes on the same token: "
+        "sqlite:///file.db, redis://..., postgresql://...",
     ),
+    th.Property(
+        "wait_for_daily_budget",
+        th.BooleanType,
+        default=False,
+        description="Wait for the daily token budget to reset instead of stopping the run.",
+    ),
+    # -- which side is ours --
     th.Property(
         "own_emails",
         th.ArrayType(th.StringType),
         default=[],
-        description="Our own addresses: messages from them are outbound.",
+        description="Our addresses: a message from one is outbound, its recipients are the "
+        "counterparts.",
     ),
     th.Property(
         "own_domains",
         th.ArrayType(th.StringType),
         default=[],
-        description="Our own domains: every address there is ours.",
+        description="Our domains: every address there is ours (colleagues are no counterparts).",
     ),
+    # -- input --
     th.Property(
         "messages_stream",
         th.StringType,
@@ -64,62 +110,139 @@ SETTINGS = th.PropertiesList(
         "events_stream",
         th.StringType,
         default="events",
-        description="Name of the stream that carries calendar events.",
+        description="Name of the stream that carries calendar events (the meeting signal).",
     ),
     th.Property(
-        "pipeline_name",
+        "on_invalid_record",
         th.StringType,
-        description="Pipeline for new deals (default: the first with the stage).",
+        default="fail",
+        allowed_values=["fail", "skip"],
+        description="fail: stop at a malformed record, naming it and the field; skip: go on "
+        "and report the skipped records at the end.",
     ),
-    th.Property("stage_name", th.StringType, default="Initial Contact"),
+    # -- rules --
     th.Property(
-        "deal_title",
-        th.StringType,
-        default="{organization} - email",
-        description="Template: {organization}, {person}, {email}, {domain}.",
+        "deal_min_messages",
+        th.IntegerType,
+        default=5,
+        description="Messages that make a counterpart a Person with a Deal.",
     ),
-    th.Property("lead_title", th.StringType, default="{organization} - email"),
-    th.Property("deal_min_messages", th.IntegerType, default=5),
-    th.Property("deal_min_replies", th.IntegerType, default=1),
-    th.Property("deal_min_meetings", th.IntegerType, default=1),
-    th.Property("lead_min_messages", th.IntegerType, default=1),
-    th.Property("existing_person_deal_messages", th.IntegerType, default=10),
+    th.Property(
+        "deal_min_replies",
+        th.IntegerType,
+        default=1,
+        description="Replies to our messages that make a Deal.",
+    ),
+    th.Property(
+        "deal_min_meetings",
+        th.IntegerType,
+        default=1,
+        description="Meetings that make a Deal.",
+    ),
+    th.Property(
+        "lead_min_messages",
+        th.IntegerType,
+        default=1,
+        description="Messages that make a Lead (below the deal thresholds).",
+    ),
+    th.Property(
+        "existing_person_deal_messages",
+        th.IntegerType,
+        default=10,
+        description="Messages that give a Person who was already in Pipedrive a Deal, when "
+        "they have no open Deal.",
+    ),
     th.Property(
         "free_mail_domains",
         th.ArrayType(th.StringType),
         default=[],
-        description="Added to the shipped list: these domains make no Organization.",
+        description="Added to the shipped list (gmail.com, outlook.com...): addresses there "
+        "make no Organization.",
     ),
     th.Property(
         "ignore_patterns",
         th.ArrayType(th.StringType),
         default=list(AUTOMATED_LOCAL_PARTS),
-        description="Sender local parts that mark automated mail (ignored).",
+        description="Parts of the local part (before @) that mark automated senders, which are "
+        "ignored. Replaces the default list.",
     ),
-    th.Property("ignore_emails", th.ArrayType(th.StringType), default=[]),
-    th.Property("field_thread_count", th.StringType, default="Email thread count"),
-    th.Property("field_last_contact", th.StringType, default="Last email contact"),
-    th.Property("field_avg_response_hours", th.StringType, default="Avg email response hours"),
+    th.Property(
+        "ignore_emails",
+        th.ArrayType(th.StringType),
+        default=[],
+        description="Addresses that are never counterparts.",
+    ),
+    # -- what is written --
+    th.Property(
+        "pipeline_name",
+        th.StringType,
+        description="Pipeline of new Deals (default: the first pipeline with stage_name).",
+    ),
+    th.Property(
+        "stage_name",
+        th.StringType,
+        default="Initial Contact",
+        description="Stage of new Deals, looked up by name at start.",
+    ),
+    th.Property(
+        "deal_title",
+        th.StringType,
+        default="{organization} - email",
+        description="Title of new Deals: {organization} (the domain, or the person on free "
+        "mail), {person}, {email}, {domain}.",
+    ),
+    th.Property(
+        "lead_title",
+        th.StringType,
+        default="{organization} - email",
+        description="Title of new Leads, with the same placeholders.",
+    ),
+    th.Property(
+        "field_thread_count",
+        th.StringType,
+        default="Email thread count",
+        description="Name of the custom person field for the number of threads.",
+    ),
+    th.Property(
+        "field_last_contact",
+        th.StringType,
+        default="Last email contact",
+        description="Name of the custom person field for the date of the last message.",
+    ),
+    th.Property(
+        "field_avg_response_hours",
+        th.StringType,
+        default="Avg email response hours",
+        description="Name of the custom person field for their average response time.",
+    ),
+    # -- safety --
     th.Property(
         "ledger",
         th.StringType,
         default=DEFAULT_LEDGER,
-        description="SQLite file path, or a postgresql:// URL for several workers.",
+        description="Where processed messages and the objects they made are kept: a SQLite "
+        "file path, or a postgresql:// URL for several workers.",
     ),
     th.Property(
         "dry_run",
         th.BooleanType,
         default=False,
-        description="Decide everything, write nothing, print the plan as JSON lines.",
+        description="Decide everything, write nothing, print the plan: one JSON line per "
+        "intended operation.",
     ),
     th.Property(
-        "on_invalid_record", th.StringType, default="fail", allowed_values=["fail", "skip"]
+        "dry_run_file",
+        th.StringType,
+        description="File for the dry-run plan (default: standard error).",
     ),
 ).to_dict()
 
 
 class TargetPipedrive(Target):
+    """Email engagement written back to Pipedrive: organizations, persons, leads, deals."""
+
     name = "target-pipedrive"
+    package_name = "pipedrive-connectors"
     config_jsonschema = SETTINGS
     # One writer and one ledger connection: drain the sinks one after another.
     max_parallelism = 1
@@ -127,7 +250,13 @@ class TargetPipedrive(Target):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.skipped: list[str] = []
-        self.writer.start()
+        self._exit_stack = contextlib.ExitStack()
+        try:
+            with self.ledger.run_lock():
+                self.writer.start()
+        except BaseException:
+            self._exit_stack.close()
+            raise
 
     def get_sink_class(self, stream_name: str) -> type[BatchSink]:
         if stream_name == self.config.get("events_stream", "events"):
@@ -145,18 +274,15 @@ class TargetPipedrive(Target):
 
     @cached_property
     def plan(self) -> Plan | None:
-        return Plan() if self.config.get("dry_run") else None
+        if not self.config.get("dry_run"):
+            return None
+        path = self.config.get("dry_run_file")
+        return Plan(self._exit_stack.enter_context(open(path, "w"))) if path else Plan()
 
     @cached_property
     def ledger(self) -> Ledger:
-        location = self.config.get("ledger", DEFAULT_LEDGER)
-        if self.plan:
-            # A dry run reads what earlier runs did but writes to a throwaway copy.
-            scratch = Path(tempfile.mkdtemp()) / "ledger.db"
-            if not location.startswith("postgres") and Path(location).exists():
-                shutil.copy(location, scratch)
-            location = str(scratch)
-        return Ledger(location)
+        # A dry run reads what earlier runs recorded but keeps none of its own decisions.
+        return Ledger(self.config.get("ledger") or DEFAULT_LEDGER, scratch=bool(self.plan))
 
     @cached_property
     def writer(self) -> Writer:
@@ -201,8 +327,8 @@ class TargetPipedrive(Target):
             return
         raise error
 
-    def _process_endofpipe(self) -> None:
-        super()._process_endofpipe()
+    def process_endofpipe(self) -> None:
+        super().process_endofpipe()
         if self.skipped:
             self.logger.warning(
                 "%d invalid records were skipped: %s",
@@ -213,6 +339,7 @@ class TargetPipedrive(Target):
             "Created: %s", ", ".join(f"{k} {v}" for k, v in self.writer.created.items())
         )
         self.logger.info(self.client.stats.summary())
+        self._exit_stack.close()
         self.ledger.close()
         self.client.close()
 
@@ -245,7 +372,8 @@ class MessagesSink(_EmailSink):
         return parse_message(record)
 
     def process_batch(self, context: dict) -> None:
-        self.pipedrive.writer.write_messages(context.get("records", []))
+        with self.pipedrive.ledger.run_lock():
+            self.pipedrive.writer.write_messages(context.get("records", []))
 
 
 class EventsSink(_EmailSink):
@@ -253,13 +381,21 @@ class EventsSink(_EmailSink):
         return parse_event(record)
 
     def process_batch(self, context: dict) -> None:
-        self.pipedrive.writer.write_events(context.get("records", []))
+        with self.pipedrive.ledger.run_lock():
+            self.pipedrive.writer.write_events(context.get("records", []))
 
 
 def main() -> None:
     """Console entry point: configuration, input and API failures end in one readable line."""
     try:
         exit_code = TargetPipedrive.cli.main(standalone_mode=False)
+    except DailyBudgetExhausted as exc:
+        print(
+            f"target-pipedrive: {exc} Every message written so far is in the ledger; the next "
+            "run resumes after them.",
+            file=sys.stderr,
+        )
+        sys.exit(1)
     except (PipedriveError, InvalidRecord) as exc:
         print(f"target-pipedrive: {exc}", file=sys.stderr)
         sys.exit(1)

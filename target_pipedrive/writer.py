@@ -1,30 +1,64 @@
 """Turns engagement decisions into Pipedrive writes through the shared client.
 
-Objects are found before they are made (organization by domain, person by exact email), cached
-for the run and remembered in the ledger. Every create goes through `_create_once`: a `pending`
-mark is written first, so a run that died after the POST looks the object up instead of making a
-second one.
+A batch is handled in four steps:
+
+1. Engagement first, in memory: every new message is counted into its counterparts, so each
+   counterpart is classified once, on where the whole batch leaves it. Someone who writes five
+   times in one batch gets a Deal straight away, not a Lead that is converted four messages
+   later.
+2. Persons and organizations are found before they are made: from the ledger, else from one
+   bulk listing when that costs fewer API tokens than searching one by one, else by exact
+   search. Found ids are cached for the run and remembered in the ledger.
+3. The organization, person and lead or deal each counterpart calls for are settled; a Lead
+   that crosses the deal threshold is converted through the API, never doubled by a new Deal.
+4. One activity per message, then, in one ledger transaction, the message's counters and its
+   `done` mark. Custom person fields are updated at the end of the batch for the persons whose
+   counters moved (remembered as dirty in the ledger, so a crash does not lose the update).
+
+Every create goes through `_create_once`: a `pending` mark is written first, so a run that died
+after the POST looks the object up instead of making a second one. A POST whose outcome is
+unknown (`WriteOutcomeUnknown`) is looked up and written again only if it is not there (at most
+three tries; then the run stops and the pending mark makes the next run look first).
 """
 
 from __future__ import annotations
 
 import html
+import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipedrive_client import ConfigError, PipedriveClient, WriteOutcomeUnknown
+from pipedrive_client import (
+    ApiError,
+    ConfigError,
+    NotFoundError,
+    Page,
+    PipedriveClient,
+    WriteOutcomeUnknown,
+)
 
 from .classify import Outcome, Thresholds, classify
-from .engagement import Counterpart, OwnSide, apply_event, apply_message
+from .engagement import Counterpart, OwnSide, ThreadMemory, apply_event, apply_message
 from .ledger import Ledger
 from .plan import Plan
 from .records import Event, Message
 
 logger = logging.getLogger("target-pipedrive")
 
-SEARCH_TOKENS, LIST_PAGE_TOKENS = 20, 10  # token costs: one search, one 500-record list page
+# Token costs that decide between listing and searching: one search, one 500-record page.
+SEARCH_TOKENS, LIST_PAGE_TOKENS = 20, 10
+# A create whose outcome stays unknown: look it up and write it again at most this many times.
+UNSURE_WRITE_ATTEMPTS = 3
+# A v2 page that answers `data: null` is read this many times before the run gives up.
+NULL_PAGE_READS = 5
+FIELD_TYPES = {"thread_count": "double", "last_contact": "date", "avg_response_hours": "double"}
+DEFAULT_FIELD_NAMES = {
+    "thread_count": "Email thread count",
+    "last_contact": "Last email contact",
+    "avg_response_hours": "Avg email response hours",
+}
 
 
 @dataclass
@@ -36,16 +70,24 @@ class WriterSettings:
     lead_title: str = "{organization} - email"
     thresholds: Thresholds = field(default_factory=Thresholds)
     free_mail_domains: frozenset[str] = frozenset()
-    field_names: dict[str, str] = field(
-        default_factory=lambda: {
-            "thread_count": "Email thread count",
-            "last_contact": "Last email contact",
-            "avg_response_hours": "Avg email response hours",
-        }
-    )
+    field_names: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_FIELD_NAMES))
 
 
-FIELD_TYPES = {"thread_count": "double", "last_contact": "date", "avg_response_hours": "double"}
+@dataclass(frozen=True)
+class PersonRef:
+    id: Any
+    existing: bool  # in Pipedrive before this target saw the address
+    org_id: Any | None
+
+
+@dataclass
+class _Step:
+    """One message of a batch, with the counters it leaves behind."""
+
+    message: Message
+    emails: list[str]
+    people: dict[str, dict]
+    thread: dict
 
 
 class Writer:
@@ -60,30 +102,43 @@ class Writer:
         self.ledger = ledger
         self.settings = settings
         self.plan = plan
-        self.pipeline_id: int | None = None
-        self.stage_id: int | None = None
+        self.pipeline_id: Any = None
+        self.stage_id: Any = None
         self.field_codes: dict[str, str] = {}
-        self._open_deal: dict[str, bool] = {}
-        self._known_persons: dict[str, dict] = {}
-        self.created: dict[str, int] = {
-            "organization": 0,
-            "person": 0,
-            "lead": 0,
-            "deal": 0,
-            "conversion": 0,
-            "activity": 0,
-        }
+        self._open_deals: dict[str, Any] = {}
+        self._persons_by_email: dict[str, dict] = {}
+        self._orgs_by_domain: dict[str, Any] = {}
+        self._listed: set[str] = set()  # kinds listed in full this run: a miss is a miss
+        self.created: dict[str, int] = dict.fromkeys(
+            ("organization", "person", "lead", "deal", "conversion", "activity", "person_update"),
+            0,
+        )
 
     # -- start ----------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Look up the pipeline and stage by name, and the custom person fields (created once)."""
-        pipelines = list(self.client.list_pipelines())
-        stages = list(self.client.list_stages())
+        """Look up the pipeline and stage by name; find the custom person fields by name and
+        create the missing ones."""
+        for setting in ("deal_title", "lead_title"):
+            template = getattr(self.settings, setting)
+            try:
+                template.format(organization="o", person="p", email="e", domain="d")
+            except (KeyError, IndexError, ValueError) as error:
+                raise ConfigError(
+                    f"{setting} '{template}' is not a valid template ({error!r}): use "
+                    "{organization}, {person}, {email} and {domain}."
+                ) from None
+        pipelines = list(self._records("pipelines"))
+        stages = list(self._records("stages"))
         by_pipeline = {
             p["id"]: [s for s in stages if s["pipeline_id"] == p["id"]] for p in pipelines
         }
         wanted = self.settings.pipeline_name
+        if wanted and not any(p["name"] == wanted for p in pipelines):
+            raise ConfigError(
+                f"pipeline '{wanted}' not found (setting pipeline_name). Pipelines: "
+                f"{', '.join(repr(p['name']) for p in pipelines) or 'none'}."
+            )
         for pipeline in pipelines:
             if wanted and pipeline["name"] != wanted:
                 continue
@@ -98,287 +153,276 @@ class Writer:
             existing = "; ".join(
                 f"{p['name']}: {', '.join(s['name'] for s in by_pipeline[p['id']])}"
                 for p in pipelines
+                if not wanted or p["name"] == wanted
             )
             where = f"pipeline '{wanted}'" if wanted else "any pipeline"
             raise ConfigError(
-                f"stage '{self.settings.stage_name}' not found in {where}. "
-                f"Pipelines and stages: {existing}"
+                f"stage '{self.settings.stage_name}' not found in {where} (setting stage_name). "
+                f"Stages by pipeline: {existing or 'none'}."
             )
-        fields = {f["field_name"]: f["field_code"] for f in self.client.list_person_fields()}
+        fields = {f["field_name"]: f["field_code"] for f in self._records("personFields")}
         for purpose, name in self.settings.field_names.items():
             if name in fields:
                 self.field_codes[purpose] = fields[name]
             elif self.plan:
-                self.field_codes[purpose] = self.plan.intend("create_person_field", name=name)
+                self.field_codes[purpose] = self.plan.intend(
+                    "create_person_field", name=name, field_type=FIELD_TYPES[purpose]
+                )
             else:
-                made = self.client.create_person_field(name, FIELD_TYPES[purpose])
-                self.field_codes[purpose] = made["field_code"]
+                self.field_codes[purpose] = self._create_person_field(name, FIELD_TYPES[purpose])
+                logger.info("Created the custom person field '%s'.", name)
 
-    # -- a batch ------------------------------------------------------------------------------
+    def _create_person_field(self, name: str, field_type: str) -> str:
+        for attempt in range(1, UNSURE_WRITE_ATTEMPTS + 1):
+            try:
+                return self.client.create_person_field(name, field_type)["field_code"]
+            except WriteOutcomeUnknown:
+                if attempt == UNSURE_WRITE_ATTEMPTS:
+                    raise
+                for existing in self._records("personFields"):
+                    if existing["field_name"] == name:
+                        return existing["field_code"]
+        raise AssertionError("unreachable")
 
-    def write_events(self, events: Iterable[Event]) -> None:
-        for event in events:
-            if self.ledger.message_status(f"event:{event.id}") == "done":
-                continue
-            with self.ledger.transaction():
-                for person in apply_event(
-                    event, self.settings.own, people_from(self.ledger, event)
-                ):
-                    self.ledger.save_counterpart(person)
-                self.ledger.mark_message(f"event:{event.id}", "done")
+    # -- messages -----------------------------------------------------------------------------
 
     def write_messages(self, messages: Iterable[Message]) -> None:
+        unique = {m.id: m for m in messages}
         todo = [
             m
-            for m in sorted(messages, key=lambda m: (m.date, m.id))
+            for m in sorted(unique.values(), key=lambda m: (m.date, m.id))
             if self.ledger.message_status(m.id) != "done"
         ]
-        self._preload_persons(todo)
-        touched: dict[str, Counterpart] = {}
-        for message in todo:
-            for person in self._write_message(message):
-                touched[person.email] = person
-        self._update_signals(touched.values())
+        steps, final = self._count(todo)
+        self._preload(final)
+        self._preload_open_deals(list(final))
+        links: dict[str, dict[str, Any]] = {}
+        for email, person in final.items():
+            links[email] = self._settle(person)
+        for step in steps:
+            self._write_step(step, links)
+        self.flush_signals()
 
-    def _write_message(self, message: Message) -> list[Counterpart]:
-        thread = self.ledger.thread(message.thread_id)
+    def _count(self, todo: list[Message]) -> tuple[list[_Step], dict[str, Counterpart]]:
+        """Engagement of the batch, message by message, without writing anything."""
         people: dict[str, Counterpart] = {}
-        _, others = _counterparts(message, self.settings.own)
-        for address in others:
-            people[address.email] = self.ledger.counterpart(address.email) or Counterpart(
-                address.email, address.name
+        threads: dict[str, ThreadMemory] = {}
+        steps = []
+        for message in todo:
+            thread = threads.get(message.thread_id) or self.ledger.thread(message.thread_id)
+            threads[message.thread_id] = thread
+            for address in _others(message, self.settings.own):
+                if address.email not in people:
+                    people[address.email] = self.ledger.counterpart(address.email) or (
+                        Counterpart(address.email, address.name)
+                    )
+            touched = apply_message(message, self.settings.own, people, thread)
+            steps.append(
+                _Step(
+                    message,
+                    [p.email for p in touched],
+                    {p.email: p.to_json() for p in touched},
+                    thread.to_json(),
+                )
             )
-        touched = apply_message(message, self.settings.own, people, thread)
-        activity_links: dict[str, Any] = {}
-        participants = []
-        for person in touched:
-            links = self._settle(person)
-            participants.append(links["person_id"])
-            if not activity_links:
-                activity_links = links
-        if touched:
-            self._create_once(
+        final = {email: people[email] for step in steps for email in step.emails}
+        return steps, final
+
+    def _write_step(self, step: _Step, links: dict[str, dict[str, Any]]) -> None:
+        message = step.message
+        activity_id = None
+        if step.emails:
+            first = links[step.emails[0]]
+            participants = list(dict.fromkeys(links[e]["person_id"] for e in step.emails))
+            body = _activity_body(message, first, participants)
+            activity_id = self._create_once(
                 "activity",
                 message.id,
-                lambda: self._activity(message, activity_links, participants),
-                lambda: self._find_activity(message, activity_links["person_id"]),
+                body,
+                lambda: self.client.create_activity(**body)["id"],
+                lambda: self._find_activity(message, first["person_id"]),
             )
         with self.ledger.transaction():
-            for person in touched:
-                self.ledger.save_counterpart(person)
-            self.ledger.save_thread(message.thread_id, thread)
-            self.ledger.mark_message(message.id, "done")
-        return touched
+            for email, data in step.people.items():
+                self.ledger.save_counterpart(Counterpart.from_json(data))
+                self.ledger.save_object("dirty", email, "1")
+            self.ledger.save_thread(message.thread_id, ThreadMemory.from_json(step.thread))
+            self.ledger.mark_message(
+                message.id, "done", {"activity": activity_id, "counterparts": step.emails}
+            )
 
-    # -- objects ------------------------------------------------------------------------------
+    # -- events -------------------------------------------------------------------------------
+
+    def write_events(self, events: Iterable[Event]) -> None:
+        """Meetings count into the counterparts; those that now call for a Deal get one."""
+        for event in {e.id: e for e in events}.values():
+            key = f"event:{event.id}"
+            if self.ledger.message_status(key) == "done":
+                continue
+            people = {
+                a.email: self.ledger.counterpart(a.email) or Counterpart(a.email, a.name)
+                for a in event.participants
+            }
+            touched = apply_event(event, self.settings.own, people)
+            self._preload({p.email: p for p in touched})
+            for person in touched:
+                self._settle(person)
+            with self.ledger.transaction():
+                for person in touched:
+                    self.ledger.save_counterpart(person)
+                    self.ledger.save_object("dirty", person.email, "1")
+                self.ledger.mark_message(key, "done")
+        self.flush_signals()
+
+    # -- settling a counterpart ---------------------------------------------------------------
 
     def _settle(self, person: Counterpart) -> dict[str, Any]:
         """Make sure the organization, person and lead or deal that this engagement calls for
         exist; return the ids an activity links to."""
-        org_id = self._organization(person.domain)
-        person_id, existing = self._person(person, org_id)
+        ref = self._person(person)
+        deal_id = self._ledger_id("deal", person.email)
+        lead_id = self._ledger_id("lead", person.email)
+        open_deal = self._open_deal(ref.id) if ref.existing and not deal_id else None
         outcome = classify(
-            person, self.settings.thresholds, existing, existing and self._has_open_deal(person_id)
+            person, self.settings.thresholds, ref.existing, bool(deal_id or open_deal)
         )
-        deal_id = self.ledger.object_id("deal", person.email)
-        lead_id = self.ledger.object_id("lead", person.email)
         if outcome is Outcome.DEAL and not deal_id:
-            deal_id = self._deal(person, person_id, org_id, lead_id)
-            lead_id = None
+            deal_id = self._deal(person, ref, lead_id)
         elif outcome is Outcome.LEAD and not deal_id and not lead_id:
-            lead_id = self._lead(person, person_id, org_id)
+            lead_id = self._lead(person, ref)
+        deal_id = deal_id or open_deal
         return {
-            "person_id": person_id,
-            "org_id": org_id,
+            "person_id": ref.id,
+            "org_id": ref.org_id,
             "deal_id": deal_id,
             "lead_id": None if deal_id else lead_id,
         }
 
-    def _organization(self, domain: str) -> int | None:
-        if domain in self.settings.free_mail_domains:
-            return None
-
-        def find() -> Any:
-            hits = [
-                o
-                for o in self.client.search_organizations(domain, exact=True)
-                if o.get("name", "").lower() == domain
-            ]
-            return hits[0]["id"] if hits else None
-
-        existing = self.ledger.object_id("organization", domain) or find()
-        if existing:
-            self.ledger.save_object("organization", domain, existing)
-            return _as_id(existing)
-        return _as_id(
-            self._create_once(
-                "organization",
-                domain,
-                lambda: self.client.create_organization(name=domain)["id"],
-                find,
-            )
-        )
-
-    def _person(self, person: Counterpart, org_id: int | None) -> tuple[Any, bool]:
-        known = self.ledger.object_id("person", person.email)
+    def _person(self, person: Counterpart) -> PersonRef:
+        email = person.email
+        known = self._ledger_id("person", email)
         if known:
-            return _as_id(known), self.ledger.object_id("person_existing", person.email) == "1"
-        found = self._lookup_person(person.email)
+            return PersonRef(
+                known,
+                self.ledger.object_id("person_existing", email) == "1",
+                self._ledger_id("person_org", email),
+            )
+        # A pending mark means a run of ours asked for this person: found now, it is still ours
+        # (not a person that was in Pipedrive before), so the create path below looks it up.
+        found = None if self.ledger.object_id("pending:person", email) else self._find_person(email)
         if found:
-            self.ledger.save_object("person", person.email, found["id"])
-            self.ledger.save_object("person_existing", person.email, "1")
-            return found["id"], True
+            org_id = _org_of(found) or self._organization(person.domain)
+            with self.ledger.transaction():
+                self.ledger.save_object("person", email, found["id"])
+                self.ledger.save_object("person_existing", email, "1")
+                self.ledger.save_object("person_org", email, org_id or "")
+            return PersonRef(found["id"], True, org_id)
+        org_id = self._organization(person.domain)
+        signals = self._signal_values(person)
+        body: dict[str, Any] = {
+            "name": person.name or email,
+            "emails": [{"value": email, "primary": True, "label": "work"}],
+            "custom_fields": signals,  # written with the person: no update needed this run
+        }
+        if org_id:
+            body["org_id"] = org_id
 
         def create() -> Any:
-            body = {
-                "name": person.name or person.email,
-                "emails": [{"value": person.email, "primary": True, "label": "work"}],
-            }
-            if org_id:
-                body["org_id"] = org_id
-            return self.client.add_person(**body)["id"]
+            made = self.client.add_person(**body)
+            self._persons_by_email[email] = made
+            return made["id"]
 
         def find() -> Any:
-            hit = self._search_person(person.email)
+            hit = self._search_person(email)
             return hit["id"] if hit else None
 
-        return _as_id(self._create_once("person", person.email, create, find)), False
+        person_id = self._create_once("person", email, body, create, find)
+        with self.ledger.transaction():
+            self.ledger.save_object("person_org", email, org_id or "")
+            self.ledger.save_object("signals", email, json.dumps(signals, sort_keys=True))
+        return PersonRef(person_id, False, org_id)
 
-    def _lead(self, person: Counterpart, person_id: Any, org_id: Any) -> Any:
-        title = self._title(self.settings.lead_title, person, org_id)
+    def _organization(self, domain: str) -> Any:
+        if domain in self.settings.free_mail_domains:
+            return None
+        known = self._ledger_id("organization", domain)
+        if known:
+            return known
+        found = self._find_organization(domain)
+        if found:
+            self.ledger.save_object("organization", domain, found)
+            return found
+        body = {"name": domain}
+        return self._create_once(
+            "organization",
+            domain,
+            body,
+            lambda: self.client.create_organization(**body)["id"],
+            lambda: self._search_organization(domain),
+        )
 
-        def create() -> Any:
-            body = {"title": title, "person_id": person_id}
-            if org_id:
-                body["organization_id"] = org_id
-            return self.client.create_lead(**body)["id"]
+    def _lead(self, person: Counterpart, ref: PersonRef) -> Any:
+        body: dict[str, Any] = {
+            "title": self._title(self.settings.lead_title, person, ref.org_id),
+            "person_id": ref.id,
+        }
+        if ref.org_id:
+            body["organization_id"] = ref.org_id
 
         def find() -> Any:
-            hits = [
-                x
-                for x in self.client.v1_list("/api/v1/leads", person_id=person_id)
-                if x.get("person_id") == person_id and x.get("title") == title
-            ]
-            return hits[0]["id"] if hits else None
+            for lead in self.client.v1_list("/api/v1/leads", person_id=ref.id):
+                if lead.get("person_id") == ref.id and lead.get("title") == body["title"]:
+                    return lead["id"]
+            return None
 
-        return self._create_once("lead", person.email, create, find)
+        return self._create_once(
+            "lead", person.email, body, lambda: self.client.create_lead(**body)["id"], find
+        )
 
-    def _deal(self, person: Counterpart, person_id: Any, org_id: Any, lead_id: Any) -> Any:
-        title = self._title(self.settings.deal_title, person, org_id)
+    def _deal(self, person: Counterpart, ref: PersonRef, lead_id: Any) -> Any:
+        title = self._title(self.settings.deal_title, person, ref.org_id)
         stage = {"pipeline_id": self.pipeline_id, "stage_id": self.stage_id}
-        if lead_id:
-
-            def create() -> Any:
-                self.created["conversion"] += 1
-                return self.client.convert_lead_to_deal(lead_id, **stage)
-        else:
-
-            def create() -> Any:
-                body = {"title": title, "person_id": person_id, **stage}
-                if org_id:
-                    body["org_id"] = org_id
-                return self.client.create_deal(**body)["id"]
+        body: dict[str, Any] = {"title": title, "person_id": ref.id, **stage}
+        if ref.org_id:
+            body["org_id"] = ref.org_id
 
         def find() -> Any:
-            hits = [
-                d
-                for d in self.client.list_deals(person_id=person_id)
-                if d.get("title") == title or (lead_id and d.get("source_lead_id") == lead_id)
-            ]
-            return hits[0]["id"] if hits else None
+            for deal in self._records("deals", person_id=ref.id):
+                if (lead_id and deal.get("source_lead_id") == lead_id) or deal.get(
+                    "title"
+                ) == title:
+                    return deal["id"]
+            return None
 
-        deal_id = self._create_once("deal", person.email, create, find)
         if lead_id:
-            self.ledger.forget_object("lead", person.email)
+            # The Lead becomes the Deal: Pipedrive's conversion keeps its history in one record.
+            def convert() -> Any:
+                try:
+                    deal_id = self.client.convert_lead_to_deal(str(lead_id), **stage)
+                except NotFoundError:
+                    # Converted by a run that died before remembering it, or deleted by a user.
+                    deal_id = find() or self.client.create_deal(**body)["id"]
+                self.created["conversion"] += 1
+                return deal_id
+
+            operation: dict[str, Any] = {"convert_lead": lead_id, **stage}
+            deal_id = self._create_once("deal", person.email, operation, convert, find)
+        else:
+            deal_id = self._create_once(
+                "deal", person.email, body, lambda: self.client.create_deal(**body)["id"], find
+            )
+        self._open_deals[str(ref.id)] = deal_id
         return deal_id
 
-    def _activity(self, message: Message, links: dict[str, Any], participants: list) -> Any:
-        body = {
-            "subject": message.subject,
-            "type": "email",
-            "done": True,
-            "due_date": message.date.strftime("%Y-%m-%d"),
-            "due_time": message.date.strftime("%H:%M"),
-            "person_id": links["person_id"],
-            "participants": [
-                {"person_id": p, "primary": i == 0}
-                for i, p in enumerate(dict.fromkeys(participants))
-            ],
-            "note": f"<p>{html.escape(message.snippet)}</p>{_marker(message)}",
-        }
-        for key in ("org_id", "deal_id", "lead_id"):
-            if links.get(key):
-                body[key] = links[key]
-        return self.client.create_activity(**body)["id"]
-
-    def _find_activity(self, message: Message, person_id: Any) -> Any:
-        marker = _marker(message)
-        for activity in self.client.list_person_activities(person_id):
-            if marker in (activity.get("note") or ""):
-                return activity["id"]
-        return None
-
-    # -- signals ------------------------------------------------------------------------------
-
-    def _update_signals(self, people: Iterable[Counterpart]) -> None:
-        for person in people:
-            person_id = self.ledger.object_id("person", person.email)
-            if not person_id:
-                continue
-            values = {
-                self.field_codes["thread_count"]: len(person.threads),
-                self.field_codes["last_contact"]: (person.last_contact or "")[:10] or None,
-                self.field_codes["avg_response_hours"]: person.average_response_hours,
-            }
-            if self.plan:
-                self.plan.intend("update_person", person_id=person_id, custom_fields=values)
-            else:
-                self.client.update_person(_as_id(person_id), custom_fields=values)
-
-    # -- lookups ------------------------------------------------------------------------------
-
-    def _preload_persons(self, messages: list[Message]) -> None:
-        """When many counterparts are unknown, list persons page by page while that is cheaper
-        than searching the rest one by one (a search costs 20 tokens, a 500-person page 10)."""
-        unknown = {
-            a.email
-            for m in messages
-            for a in _counterparts(m, self.settings.own)[1]
-            if not self.ledger.object_id("person", a.email)
-        }
-        if len(unknown) * SEARCH_TOKENS <= LIST_PAGE_TOKENS:
-            return
-        pages = 0
-        for page in self.client.v2_pages("/api/v2/persons", {}):
-            pages += 1
-            for record in page.records:
-                for email in record.get("emails") or []:
-                    value = str(email.get("value", "")).lower()
-                    if value in unknown:
-                        self._known_persons[value] = record
-                        unknown.discard(value)
-            if not unknown or (pages + 1) * LIST_PAGE_TOKENS > len(unknown) * SEARCH_TOKENS:
-                break
-        self._listed_all = page.next is None if pages else False
-
-    def _lookup_person(self, email: str) -> dict | None:
-        if email in self._known_persons:
-            return self._known_persons[email]
-        if getattr(self, "_listed_all", False):
-            return None  # every person was listed: a miss is a miss
-        return self._search_person(email)
-
-    def _search_person(self, email: str) -> dict | None:
-        hits = self.client.search_persons(email, fields="email", exact=True)
-        return hits[0] if hits else None
-
-    def _has_open_deal(self, person_id: Any) -> bool:
+    def _open_deal(self, person_id: Any) -> Any:
+        """The id of an open deal of an existing person, if there is one (cached for the run)."""
         key = str(person_id)
-        if key not in self._open_deal:
-            self._open_deal[key] = any(
-                True for _ in self.client.list_deals(person_id=person_id, status="open")
+        if key not in self._open_deals:
+            self._open_deals[key] = next(
+                (d["id"] for d in self._records("deals", person_id=person_id, status="open")),
+                None,
             )
-        return self._open_deal[key]
+        return self._open_deals[key]
 
     def _title(self, template: str, person: Counterpart, org_id: Any) -> str:
         organization = person.domain if org_id else (person.name or person.email)
@@ -389,33 +433,224 @@ class Writer:
             domain=person.domain,
         )
 
+    def _find_activity(self, message: Message, person_id: Any) -> Any:
+        marker = _marker(message)
+        for activity in self._records("activities", person_id=person_id):
+            if marker in (activity.get("note") or ""):
+                return activity["id"]
+        return None
+
+    # -- custom person fields -----------------------------------------------------------------
+
+    def flush_signals(self) -> None:
+        """Write the custom person fields of every person whose counters moved."""
+        for email, _ in self.ledger.objects("dirty"):
+            person = self.ledger.counterpart(email)
+            person_id = self._ledger_id("person", email)
+            if person is None or not person_id:
+                self.ledger.forget_object("dirty", email)
+                continue
+            values = self._signal_values(person)
+            written = json.dumps(values, sort_keys=True)
+            if self.ledger.object_id("signals", email) != written:
+                if self.plan:
+                    self.plan.intend("update_person", person_id=person_id, custom_fields=values)
+                else:
+                    self.client.update_person(person_id, custom_fields=values)
+                    self.created["person_update"] += 1
+            with self.ledger.transaction():
+                self.ledger.save_object("signals", email, written)
+                self.ledger.forget_object("dirty", email)
+
+    def _signal_values(self, person: Counterpart) -> dict[str, Any]:
+        return {
+            self.field_codes["thread_count"]: len(person.threads),
+            self.field_codes["last_contact"]: (person.last_contact or "")[:10] or None,
+            self.field_codes["avg_response_hours"]: person.average_response_hours,
+        }
+
+    # -- lookups ------------------------------------------------------------------------------
+
+    def _preload(self, people: dict[str, Counterpart]) -> None:
+        """When several counterparts are unknown, list persons (and organizations) in bulk while
+        that costs fewer tokens than searching the rest one by one."""
+        emails = {e for e in people if not self.ledger.object_id("person", e)}
+        self._bulk_load("persons", emails, self._pages("persons"))
+        domains = {
+            p.domain
+            for e, p in people.items()
+            if e in emails
+            and p.domain not in self.settings.free_mail_domains
+            and not self.ledger.object_id("organization", p.domain)
+        }
+        self._bulk_load("organizations", domains, self._pages("organizations"))
+
+    def _preload_open_deals(self, emails: list[str]) -> None:
+        """Persons who were in Pipedrive before us get a Deal only without an open one. When
+        several need that check, list the open deals page by page while that costs less than
+        one deal list per person (10 tokens either way)."""
+        ids: set[str] = set()
+        for email in emails:
+            if self.ledger.object_id("deal", email):
+                continue
+            if self.ledger.object_id("person", email):
+                if self.ledger.object_id("person_existing", email) == "1":
+                    ids.add(str(self.ledger.object_id("person", email)))
+            elif email in self._persons_by_email:
+                ids.add(str(self._persons_by_email[email]["id"]))
+        ids -= set(self._open_deals)
+        if len(ids) < 2:
+            return
+        found: dict[str, Any] = {}
+        spent = 0
+        for page in self._pages("deals", status="open"):
+            spent += LIST_PAGE_TOKENS
+            for deal in page.records:
+                owner = str(deal.get("person_id"))
+                if owner in ids:
+                    found.setdefault(owner, deal["id"])
+            if page.next is None:
+                found = {pid: found.get(pid) for pid in ids}  # listed in full: a miss is a miss
+                break
+            if spent + LIST_PAGE_TOKENS > len(ids - found.keys()) * LIST_PAGE_TOKENS:
+                break
+        self._open_deals.update(found)
+
+    def _bulk_load(self, kind: str, wanted: set[str], pages: Iterator[Any]) -> None:
+        cache = self._persons_by_email if kind == "persons" else self._orgs_by_domain
+        missing = {w for w in wanted if w not in cache}
+        if kind in self._listed or len(missing) * SEARCH_TOKENS < 2 * LIST_PAGE_TOKENS + 1:
+            return  # nothing to find, or one search is cheaper than the first two pages
+        full_pages = self.ledger.object_id("list_pages", kind)
+        if full_pages and int(full_pages) * LIST_PAGE_TOKENS > len(missing) * SEARCH_TOKENS:
+            return  # the last full listing took more pages than these searches cost
+        spent, read, page = 0, 0, None
+        for page in pages:
+            spent += LIST_PAGE_TOKENS
+            read += 1
+            for record in page.records:
+                keys = _emails_of(record) if kind == "persons" else _domains_of(record)
+                for key in keys:
+                    if kind == "persons":
+                        cache.setdefault(key, record)
+                    else:
+                        cache.setdefault(key, record["id"])
+                    missing.discard(key)
+            if page.next is None:
+                self._listed.add(kind)
+                self.ledger.save_object("list_pages", kind, read)
+                break
+            if not missing or spent + LIST_PAGE_TOKENS > len(missing) * SEARCH_TOKENS:
+                break
+        if page is not None:
+            logger.info("Listed %d page(s) of %s to find %d unknown.", read, kind, len(wanted))
+
+    def _find_person(self, email: str) -> dict | None:
+        if email in self._persons_by_email:
+            return self._persons_by_email[email]
+        if "persons" in self._listed:
+            return None
+        return self._search_person(email)
+
+    def _search_person(self, email: str) -> dict | None:
+        for hit in self._search("persons", email, fields="email"):
+            if email in {str(e).lower() for e in _emails_of(hit)} or not _emails_of(hit):
+                self._persons_by_email[email] = hit
+                return hit
+        return None
+
+    def _find_organization(self, domain: str) -> Any:
+        if domain in self._orgs_by_domain:
+            return self._orgs_by_domain[domain]
+        if "organizations" in self._listed:
+            return None
+        return self._search_organization(domain)
+
+    def _search_organization(self, domain: str) -> Any:
+        hits = self._search("organizations", domain)
+        named = [h for h in hits if str(h.get("name", "")).lower() == domain]
+        hit = (named or hits or [None])[0]
+        if hit:
+            self._orgs_by_domain[domain] = hit["id"]
+            return hit["id"]
+        return None
+
+    def _pages(self, entity: str, **params: Any) -> Iterator[Page]:
+        """A v2 listing, page by page. A v2 list answers `data: []` when nothing matches, so a
+        `data: null` page is a glitch of the API: it is read again, never taken as the end of
+        the list (an empty listing would make every existing person look new)."""
+        cursor = None
+        while True:
+            for _ in range(NULL_PAGE_READS):
+                page = next(iter(self.client.v2_pages(f"/api/v2/{entity}", params, cursor=cursor)))
+                if page.body.get("data") is not None:
+                    break
+            else:
+                raise ApiError(
+                    f"GET /api/v2/{entity} answered data: null {NULL_PAGE_READS} times; "
+                    "nothing was assumed from it. Run again.",
+                    endpoint=f"GET /api/v2/{entity}",
+                )
+            yield page
+            if page.next is None:
+                return
+            cursor = page.next
+
+    def _records(self, entity: str, **params: Any) -> Iterator[dict[str, Any]]:
+        for page in self._pages(entity, **params):
+            yield from page.records
+
+    def _search(self, entity: str, term: str, **params: Any) -> list[dict[str, Any]]:
+        """Exact search; a `data: null` answer is read again rather than taken as no match."""
+        hits: list[dict[str, Any]] = []
+        query = {"term": term, "exact_match": "true", **params}
+        for page in self._pages(f"{entity}/search", **query):
+            hits.extend(h["item"] for h in page.body["data"].get("items") or [] if h.get("item"))
+        return hits
+
+    def _ledger_id(self, kind: str, key: str) -> Any:
+        value = self.ledger.object_id(kind, key)
+        return _as_id(value) if value else None
+
     # -- exactly once ---------------------------------------------------------------------------
 
     def _create_once(
-        self, kind: str, key: str, create: Callable[[], Any], find: Callable[[], Any]
+        self,
+        kind: str,
+        key: str,
+        payload: dict[str, Any],
+        create: Callable[[], Any],
+        find: Callable[[], Any],
     ) -> Any:
-        done = self.ledger.object_id(kind, key)
+        done = self._ledger_id(kind, key)
         if done:
             return done
         if self.plan:
-            placeholder = self.plan.intend(f"create_{kind}", key=key)
+            operation = "convert_lead" if "convert_lead" in payload else f"create_{kind}"
+            placeholder = self.plan.intend(operation, key=key, **payload)
             self.ledger.save_object(kind, key, placeholder)
             return placeholder
         if self.ledger.object_id(f"pending:{kind}", key):
             found = find()  # the last run died after asking for it: did it happen?
             if found:
                 self._remember(kind, key, found)
-                return found
+                return _as_id(found)
         self.ledger.save_object(f"pending:{kind}", key, "1")
-        try:
-            made = create()
-        except WriteOutcomeUnknown:
-            made = find()
-            if not made:
-                raise
+        made = None
+        for attempt in range(1, UNSURE_WRITE_ATTEMPTS + 1):
+            try:
+                made = create()
+                break
+            except WriteOutcomeUnknown as unknown:
+                if attempt == UNSURE_WRITE_ATTEMPTS:
+                    raise  # the pending mark stays: the next run looks first
+                logger.warning("%s; looking for the %s before writing it again.", unknown, kind)
+                made = find()
+                if made:
+                    break
         self._remember(kind, key, made)
         self.created[kind] += 1
-        return made
+        return _as_id(made)
 
     def _remember(self, kind: str, key: str, object_id: Any) -> None:
         with self.ledger.transaction():
@@ -423,22 +658,58 @@ class Writer:
             self.ledger.forget_object(f"pending:{kind}", key)
 
 
-def _counterparts(message: Message, own: OwnSide):
+def _others(message: Message, own: OwnSide) -> list[Any]:
     from .engagement import counterparts_of
 
-    return counterparts_of(message, own)
+    return counterparts_of(message, own)[1]
 
 
-def people_from(ledger: Ledger, event: Event) -> dict[str, Counterpart]:
-    return {
-        a.email: ledger.counterpart(a.email) or Counterpart(a.email, a.name)
-        for a in event.participants
+def _activity_body(message: Message, links: dict[str, Any], participants: list[Any]) -> dict:
+    body: dict[str, Any] = {
+        "subject": message.subject,
+        "type": "email",
+        "done": True,
+        "due_date": message.date.strftime("%Y-%m-%d"),
+        "due_time": message.date.strftime("%H:%M"),
+        "person_id": links["person_id"],
+        "participants": [{"person_id": p, "primary": i == 0} for i, p in enumerate(participants)],
+        "note": f"<p>{html.escape(message.snippet)}</p>{_marker(message)}",
     }
+    for key in ("org_id", "deal_id", "lead_id"):
+        if links.get(key):
+            body[key] = links[key]
+    return body
 
 
 def _marker(message: Message) -> str:
     """The message id inside the activity note: how a rerun recognises its own activity."""
     return f"<p>Email id: {html.escape(message.id)}</p>"
+
+
+def _emails_of(record: dict) -> list[str]:
+    out = []
+    for item in record.get("emails") or []:
+        value = item.get("value") if isinstance(item, dict) else item
+        if value:
+            out.append(str(value).strip().lower())
+    return out
+
+
+def _domains_of(record: dict) -> set[str]:
+    """The names an organization answers to: its name, and a domain or website if it has one."""
+    out = {str(record.get("name") or "").strip().lower()}
+    for key in ("domain", "website"):
+        value = str(record.get(key) or "").strip().lower()
+        value = value.removeprefix("https://").removeprefix("http://").removeprefix("www.")
+        out.add(value.split("/", 1)[0])
+    return out - {""}
+
+
+def _org_of(person: dict) -> Any:
+    org = person.get("org_id") or person.get("organization")
+    if isinstance(org, dict):
+        org = org.get("id") or org.get("value")
+    return org or None
 
 
 def _as_id(value: Any) -> Any:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import io
 import json
 from datetime import UTC, datetime, timedelta
+from importlib import resources
 from typing import Any
 
 from target_pipedrive.target import TargetPipedrive
 
 OURS = "me@ourco.example"
 BASE = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
-MESSAGE_SCHEMA = {"type": "object", "properties": {"id": {"type": "string"}}}
+SCHEMAS = resources.files("target_pipedrive").joinpath("schemas")
+MESSAGE_SCHEMA = json.loads(SCHEMAS.joinpath("messages.json").read_text())
+EVENT_SCHEMA = json.loads(SCHEMAS.joinpath("events.json").read_text())
 
 
 def message(
@@ -39,7 +42,7 @@ def singer_lines(messages: list[dict], events: list[dict] | None = None) -> str:
             {
                 "type": "SCHEMA",
                 "stream": "events",
-                "schema": MESSAGE_SCHEMA,
+                "schema": EVENT_SCHEMA,
                 "key_properties": ["id"],
             }
         )

@@ -48,9 +48,48 @@ def test_five_messages_make_a_deal_in_initial_contact(sb, tmp_path) -> None:
     stage = sb.store.get("stages", deals[0]["stage_id"])
     assert stage["name"] == "Initial Contact"
     assert deals[0]["title"] == "beta.example - email"
-    # the lead from the first message was converted, not left beside the deal
-    assert deals[0].get("source_lead_id")
+    # one batch is classified on where it leaves the counterpart: a Deal straight away, no Lead
+    # made at the first message and converted at the fifth
+    assert not deals[0].get("source_lead_id")
     assert not [x for x in sb.store.tables["leads"].values() if x.get("person_id") == person["id"]]
+    activities = [
+        a for a in sb.store.tables["activities"].values() if a.get("person_id") == person["id"]
+    ]
+    assert len(activities) == 5
+    assert all(a["deal_id"] == deals[0]["id"] and not a.get("lead_id") for a in activities)
+
+
+def test_four_messages_make_only_a_lead(sb, tmp_path) -> None:
+    msgs = [message(f"m{i}", "bo@four.example", [OURS], thread=f"t{i}", hours=i) for i in range(4)]
+    run(config(sb, tmp_path), msgs)
+    person = persons_by_email(sb)["bo@four.example"]
+    assert not [d for d in sb.store.tables["deals"].values() if d.get("person_id") == person["id"]]
+    leads = [x for x in sb.store.tables["leads"].values() if x.get("person_id") == person["id"]]
+    assert len(leads) == 1
+
+
+def test_thresholds_are_settings(sb, tmp_path) -> None:
+    cfg = config(
+        sb, tmp_path, deal_min_messages=2, deal_min_replies=3, deal_title="{person} at {domain}"
+    )
+    run(
+        cfg,
+        [message(f"k{i}", "kim@kappa.example", [OURS], thread=f"k{i}", hours=i) for i in range(2)],
+    )
+    person = persons_by_email(sb)["kim@kappa.example"]
+    deals = [d for d in sb.store.tables["deals"].values() if d.get("person_id") == person["id"]]
+    assert [d["title"] for d in deals] == ["Kim at kappa.example"]
+    # one reply is no longer enough at deal_min_replies=3
+    cfg = config(sb, tmp_path / "b", deal_min_replies=3)
+    run(
+        cfg,
+        [
+            message("o1", OURS, ["lu@lambda.example"], thread="l", hours=0),
+            message("r1", "lu@lambda.example", [OURS], thread="l", hours=2),
+        ],
+    )
+    lu = persons_by_email(sb)["lu@lambda.example"]
+    assert not [d for d in sb.store.tables["deals"].values() if d.get("person_id") == lu["id"]]
 
 
 def test_a_reply_makes_a_deal_and_measures_response_hours(sb, tmp_path) -> None:
@@ -93,6 +132,13 @@ def test_lead_then_deal_across_two_runs(sb, tmp_path) -> None:
     deals = [d for d in sb.store.tables["deals"].values() if d.get("person_id") == person["id"]]
     assert len(deals) == 1
     assert deals[0]["source_lead_id"] == leads[0]["id"]
+    # a later message links its activity to the deal the ledger remembers
+    run(cfg, [message("a9", "eve@eps.example", [OURS], thread="x9", hours=50)])
+    last = next(
+        a for a in sb.store.tables["activities"].values() if "Email id: a9" in (a.get("note") or "")
+    )
+    assert last["deal_id"] == deals[0]["id"]
+    assert not last.get("lead_id")
 
 
 def test_existing_person_gets_a_deal_at_ten_messages_only(sb, tmp_path) -> None:
