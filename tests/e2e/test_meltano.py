@@ -1,0 +1,148 @@
+"""End to end through real Meltano: the sandbox -> tap-pipedrive -> target-postgres, the reference
+refresh, the email write-back, and a wrong token. Needs PostgreSQL at 127.0.0.1:5432 (database
+`test`, trust auth), as in CI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from pipedrive_sandbox import Sandbox
+
+ROOT = Path(__file__).resolve().parents[2]
+MELTANO = str(Path(sys.executable).parent / "meltano")
+PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+MAIN = ["deals", "persons", "organizations", "activities", "products", "leads", "notes", "files"]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """Meltano in the repository's project, with its own system database and warehouse schema."""
+    tmp = tmp_path_factory.mktemp("meltano")
+    schema = f"e2e_{uuid.uuid4().hex[:8]}"
+    sandbox = Sandbox(seed=5, size="small").start()
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "MELTANO_DATABASE_URI": f"sqlite:///{tmp}/meltano.db",
+        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "MELTANO_ENVIRONMENT": "dev",
+        "TAP_PIPEDRIVE_API_URL": sandbox.api_url,
+        "TAP_PIPEDRIVE_API_TOKEN": sandbox.token,
+        "TAP_PIPEDRIVE_ANCHOR_DATE": "2020-01-01",
+        "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema,
+        "TARGET_PIPEDRIVE_API_URL": sandbox.api_url,
+        "TARGET_PIPEDRIVE_API_TOKEN": sandbox.token,
+        "TARGET_PIPEDRIVE_LEDGER": str(tmp / "ledger.db"),
+    }
+    install = subprocess.run(
+        [MELTANO, "install"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert install.returncode == 0, install.stderr[-3000:]
+    yield {"env": env, "sandbox": sandbox, "schema": schema}
+    sandbox.stop()
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def meltano(project: dict, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [MELTANO, *args],
+        cwd=ROOT,
+        env={**project["env"], **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def rows(project: dict, sql: str) -> list[tuple]:
+    with psycopg.connect(PG_URL) as conn:
+        return conn.execute(sql.format(schema=project["schema"])).fetchall()
+
+
+def expected(sb: Sandbox, entity: str) -> set:
+    if entity in ("deals", "leads"):
+        return set(sb.ids(entity, include_deleted=entity == "deals"))
+    return set(sb.ids(entity))
+
+
+def test_full_load_then_incremental_with_churn(project) -> None:
+    sb: Sandbox = project["sandbox"]
+    first = meltano(project, "run", "tap-pipedrive", "target-postgres")
+    assert first.returncode == 0, first.stderr[-3000:]
+    for table in MAIN:
+        ids = {r[0] for r in rows(project, f"SELECT id FROM {{schema}}.{table}")}
+        assert ids == {str(i) if table == "leads" else i for i in expected(sb, table)}, table
+    for table in ("pipelines", "stages", "users", "deal_fields"):
+        assert rows(project, f"SELECT count(*) FROM {{schema}}.{table}")[0][0] > 0
+
+    updated = sb.churn.update("deals", n=4)
+    created = sb.churn.create("persons", n=3)
+    deleted = sb.churn.delete("deals", n=2)
+    sb.reset_stats()
+    second = meltano(project, "run", "tap-pipedrive", "target-postgres")
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert sb.stats()["requests"] <= 30  # incremental: state came from Meltano's system db
+    titles = dict(rows(project, "SELECT id, title FROM {schema}.deals"))
+    assert all(titles[i].endswith("(edited)") for i in updated)
+    persons = {r[0] for r in rows(project, "SELECT id FROM {schema}.persons")}
+    assert set(created) <= persons
+    gone = dict(rows(project, "SELECT id, _sdc_deleted_at FROM {schema}.deals"))
+    assert all(gone[i] is not None for i in deleted)
+    for table in MAIN:
+        dupes = rows(project, f"SELECT id FROM {{schema}}.{table} GROUP BY id HAVING count(*) > 1")
+        assert dupes == [], table
+    state = meltano(project, "state", "list")
+    assert "tap-pipedrive-to-target-postgres" in state.stdout
+
+
+def test_reference_full_refresh_replaces_the_reference_tables(project) -> None:
+    first = meltano(project, "run", "tap-pipedrive", "target-postgres")
+    assert first.returncode == 0, first.stderr[-3000:]
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f"INSERT INTO {project['schema']}.stages (id, name) VALUES (9999, 'Stale')")
+    result = meltano(project, "run", "--full-refresh", "tap-pipedrive-reference", "target-postgres")
+    assert result.returncode == 0, result.stderr[-3000:]
+    stale = rows(project, "SELECT _sdc_deleted_at FROM {schema}.stages WHERE id = 9999")
+    assert stale == [] or stale[0][0] is not None  # removed or soft-deleted by the new version
+    live = rows(project, "SELECT count(*) FROM {schema}.stages WHERE _sdc_deleted_at IS NULL")
+    assert live[0][0] == project["sandbox"].count("stages")
+
+
+def test_email_writeback_through_meltano(project) -> None:
+    sb: Sandbox = project["sandbox"]
+    before = {e: sb.count(e) for e in ("organizations", "persons", "deals", "activities")}
+    result = meltano(project, "run", "tap-emails", "target-pipedrive")
+    assert result.returncode == 0, result.stderr[-3000:]
+    after = {e: sb.count(e) for e in before}
+    assert after["activities"] - before["activities"] == 16  # 17 sample emails, one automated
+    assert after["persons"] - before["persons"] == 8
+    assert after["deals"] - before["deals"] == 2
+    again = meltano(project, "run", "tap-emails", "target-pipedrive")
+    assert again.returncode == 0
+    assert {e: sb.count(e) for e in before} == after  # the rerun creates nothing
+
+
+def test_wrong_token_fails_with_one_readable_line_and_no_token(project) -> None:
+    secret = "wrong-token-5f1e2d3c4b5a6978"
+    result = meltano(
+        project, "run", "tap-pipedrive", "target-postgres", env={"TAP_PIPEDRIVE_API_TOKEN": secret}
+    )
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "rejected the API token" in output
+    assert secret not in output
