@@ -1,32 +1,31 @@
-"""The demo: a local Pipedrive sandbox, a full tap sync, the email write-back, changes, and an
-incremental sync.
+"""The demo: Meltano loads a local Pipedrive sandbox into an embedded DuckDB warehouse, writes a
+sample mailbox back to Pipedrive, and shows that an incremental run moves only the changes.
 
 Run from the repository root (README.md gives the one command that prepares .venv first):
     .venv/bin/python scripts/demo.py
 
-It starts `pipedrive-sandbox`, syncs every default stream with `tap-pipedrive` into JSON lines
-under demo-output/, prints records per stream and the API cost, writes the shipped sample of
-emails (demo/emails.jsonl) back with `target-pipedrive` and shows what it created, changes a few
-records in the sandbox, syncs again from the saved state to show that only the changes move, and
-stops the sandbox whatever happens.
+Set DEMO_POSTGRES_URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test) to load the same
+data into PostgreSQL with target-postgres as well. The sandbox is stopped whatever happens.
 """
 
 from __future__ import annotations
 
-import json
 import os
+import re
+import shutil
 import socket
 import subprocess
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
+import duckdb
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "demo-output"
 BIN = Path(sys.executable).parent
+WAREHOUSE = OUT / "warehouse.duckdb"
 
 
 def free_port() -> int:
@@ -35,125 +34,158 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_sandbox(port: int) -> tuple[subprocess.Popen, str, str]:
-    proc = subprocess.Popen(
-        [str(BIN / "pipedrive-sandbox"), "--port", str(port), "--seed", "1", "--size", "small"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+def start_sandbox() -> tuple[subprocess.Popen, str, str]:
+    cmd = [
+        str(BIN / "pipedrive-sandbox"),
+        "--port",
+        str(free_port()),
+        "--seed",
+        "1",
+        "--size",
+        "small",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     settings: dict[str, str] = {}
     assert proc.stdout is not None
     deadline = time.monotonic() + 60
     while len(settings) < 2 and time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        key, _, value = line.strip().partition("=")
+        key, _, value = proc.stdout.readline().strip().partition("=")
         if key in ("api_url", "token"):
             settings[key] = value
     if len(settings) < 2:
         proc.kill()
-        sys.exit("The sandbox did not start; see its output above.")
+        sys.exit("The sandbox did not start.")
     return proc, settings["api_url"], settings["token"]
 
 
-def run_tap(config: Path, state: Path | None, out: Path) -> tuple[Counter, dict | None]:
-    cmd = [str(BIN / "tap-pipedrive"), "--config", str(config)]
-    if state is not None:
-        cmd += ["--state", str(state)]
-    with out.open("w") as sink:
-        subprocess.run(cmd, stdout=sink, check=True)
-    counts: Counter = Counter()
-    last_state = None
-    for line in out.read_text().splitlines():
-        message = json.loads(line)
-        if message["type"] == "RECORD":
-            counts[message["stream"]] += 1
-        elif message["type"] == "STATE":
-            last_state = message["value"]
-    return counts, last_state
-
-
-def write_back(api_url: str, token: str) -> None:
-    """Feed the sample mailbox to target-pipedrive and show what it made."""
-    admin = f"{api_url}/_admin"
-    before = requests.get(f"{admin}/counts", timeout=10).json()
-    config = OUT / "target-config.json"
-    config.write_text(
-        json.dumps(
-            {
-                "api_url": api_url,
-                "api_token": token,
-                "own_emails": ["alex@ourco.example"],
-                "ledger": str(OUT / "ledger.db"),
-            }
-        )
-    )
-    schema = {
-        "type": "SCHEMA",
-        "stream": "messages",
-        "key_properties": ["id"],
-        "schema": json.loads((ROOT / "target_pipedrive/schemas/messages.json").read_text()),
-    }
-    lines = [json.dumps(schema)]
-    lines += [
-        json.dumps({"type": "RECORD", "stream": "messages", "record": json.loads(x)})
-        for x in (ROOT / "demo/emails.jsonl").read_text().splitlines()
-        if x.strip()
-    ]
-    subprocess.run(
-        [str(BIN / "target-pipedrive"), "--config", str(config)],
-        input="\n".join(lines) + "\n",
+def meltano(env: dict, *args: str) -> str:
+    """Run a Meltano command; on failure show its last lines and stop."""
+    result = subprocess.run(
+        [str(BIN / "meltano"), *args],
+        cwd=ROOT,
+        env=env,
         text=True,
-        check=True,
-        stdout=subprocess.DEVNULL,
+        capture_output=True,
+        check=False,
     )
-    after = requests.get(f"{admin}/counts", timeout=10).json()
-    print(f"\nEmail write-back of {len(lines) - 1} messages created in Pipedrive:")
-    for entity in ("organizations", "persons", "leads", "deals", "activities", "person_fields"):
-        print(f"  {entity:<22} {after[entity] - before[entity]:>7}")
+    if result.returncode != 0:
+        print(result.stderr[-4000:], file=sys.stderr)
+        sys.exit(f"meltano {' '.join(args)} failed")
+    return result.stdout + result.stderr
 
 
-def show(title: str, counts: Counter) -> None:
+def emitted(log: str) -> dict[str, int]:
+    """Records per stream from the tap's end-of-run summary line."""
+    match = re.findall(r"Records per stream: ([^\n]*)", log)
+    pairs = re.findall(r"([a-z_]+) (\d+)", match[-1]) if match else []
+    return {name: int(n) for name, n in pairs}
+
+
+def table_counts() -> dict[str, int]:
+    with duckdb.connect(str(WAREHOUSE), read_only=True) as db:
+        tables = [
+            t
+            for (t,) in db.execute(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = 'pipedrive' ORDER BY 1"
+            ).fetchall()
+        ]
+        return {
+            t: db.execute(f'SELECT count(*) FROM pipedrive."{t}"').fetchone()[0] for t in tables
+        }
+
+
+def show(title: str, counts: dict[str, int]) -> None:
     print(f"\n{title}")
-    for stream, n in sorted(counts.items()):
-        print(f"  {stream:<22} {n:>7}")
+    for name, n in sorted(counts.items()):
+        print(f"  {name:<22} {n:>7}")
     print(f"  {'total':<22} {sum(counts.values()):>7}")
 
 
 def main() -> None:
-    OUT.mkdir(exist_ok=True)
-    port = free_port()
-    sandbox, api_url, token = start_sandbox(port)
+    shutil.rmtree(OUT, ignore_errors=True)
+    OUT.mkdir()
+    sandbox, api_url, token = start_sandbox()
+    admin = f"{api_url}/_admin"
     try:
-        print(f"Sandbox running at {api_url}")
-        config = OUT / "tap-config.json"
-        config.write_text(json.dumps({"api_url": api_url, "api_token": token}))
-        admin = f"{api_url}/_admin"
+        print(f"Sandbox running at {api_url} (a generated company, seed 1, size small)")
+        env = {
+            **os.environ,
+            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            "MELTANO_DATABASE_URI": f"sqlite:///{OUT}/meltano.db",
+            "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "MELTANO_ENVIRONMENT": "dev",
+            "TAP_PIPEDRIVE_API_URL": api_url,
+            "TAP_PIPEDRIVE_API_TOKEN": token,
+            "TARGET_PIPEDRIVE_API_URL": api_url,
+            "TARGET_PIPEDRIVE_API_TOKEN": token,
+            "TARGET_PIPEDRIVE_LEDGER": str(OUT / "ledger.db"),
+            "TARGET_DUCKDB_FILEPATH": str(WAREHOUSE),
+        }
+        print("Installing the Meltano plugins (tap, targets, email source)...")
+        meltano(env, "install")
 
-        counts, state = run_tap(config, None, OUT / "full-sync.jsonl")
-        show("Full sync: records per stream", counts)
+        print("\n$ meltano run tap-pipedrive target-duckdb")
+        meltano(env, "run", "tap-pipedrive", "target-duckdb")
+        show("Warehouse rows per table (DuckDB, schema pipedrive)", table_counts())
         stats = requests.get(f"{admin}/stats", timeout=10).json()
         print(f"  API cost: {stats['requests']} requests, {stats['tokens']} tokens")
 
-        write_back(api_url, token)
+        print("\n$ meltano run tap-emails target-pipedrive   (demo/emails.jsonl, 17 emails)")
+        before = requests.get(f"{admin}/counts", timeout=10).json()
+        meltano(env, "run", "tap-emails", "target-pipedrive")
+        after = requests.get(f"{admin}/counts", timeout=10).json()
+        print("Created in Pipedrive by the email write-back:")
+        for entity in ("organizations", "persons", "leads", "deals", "activities", "person_fields"):
+            print(f"  {entity:<22} {after[entity] - before[entity]:>7}")
 
-        changed = {}
-        for entity, action in (("deals", "update"), ("persons", "update"), ("deals", "delete")):
-            body = {"action": action, "entity": entity, "n": 5}
-            changed[f"{action} {entity}"] = requests.post(
-                f"{admin}/churn", json=body, timeout=10
-            ).json()
-        print("\nChanged in the sandbox: " + ", ".join(f"5 x {k}" for k in changed))
-
-        state_file = OUT / "state.json"
-        state_file.write_text(json.dumps(state or {}))
+        changes = [
+            ("update", "deals", 5),
+            ("update", "persons", 5),
+            ("delete", "deals", 2),
+            ("create", "organizations", 3),
+        ]
+        for action, entity, n in changes:
+            body = {"action": action, "entity": entity, "n": n}
+            requests.post(f"{admin}/churn", json=body, timeout=10).raise_for_status()
+        print("\nChanged in the sandbox: " + ", ".join(f"{a} {n} {e}" for a, e, n in changes))
         requests.post(f"{admin}/reset-stats", timeout=10)
-        counts, _ = run_tap(config, state_file, OUT / "incremental-sync.jsonl")
-        show("Incremental sync from the saved state: records per stream", counts)
+        print("\n$ meltano run tap-pipedrive target-duckdb   (incremental, state from Meltano)")
+        log = meltano(env, "run", "tap-pipedrive", "target-duckdb")
+        moved = {
+            k: v
+            for k, v in emitted(log).items()
+            if not k.endswith("_fields")
+            and k
+            not in (
+                "pipelines",
+                "stages",
+                "users",
+                "activity_types",
+                "lead_labels",
+                "currencies",
+                "filters",
+            )
+        }
+        show(
+            "Records moved by the incremental run (main streams; reference lists are re-read "
+            "whole)",
+            moved,
+        )
         stats = requests.get(f"{admin}/stats", timeout=10).json()
         print(f"  API cost: {stats['requests']} requests, {stats['tokens']} tokens")
-        print(f"\nSinger output is in {OUT.relative_to(ROOT)}/")
+        with duckdb.connect(str(WAREHOUSE), read_only=True) as db:
+            deleted = db.execute(
+                "SELECT count(*) FROM pipedrive.deals WHERE _sdc_deleted_at IS NOT NULL"
+            ).fetchone()[0]
+        print(f"  deals marked deleted in the warehouse (_sdc_deleted_at): {deleted}")
+
+        if os.environ.get("DEMO_POSTGRES_URL"):
+            pg_env = {**env, "TARGET_POSTGRES_SQLALCHEMY_URL": os.environ["DEMO_POSTGRES_URL"]}
+            print("\n$ meltano run tap-pipedrive target-postgres")
+            log = meltano(pg_env, "run", "--full-refresh", "tap-pipedrive", "target-postgres")
+            show("Records loaded into PostgreSQL (schema pipedrive)", emitted(log))
+        print(f"\nWarehouse: {WAREHOUSE.relative_to(ROOT)}; Meltano state: demo-output/meltano.db")
     finally:
         sandbox.terminate()
         try:
@@ -164,5 +196,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    os.chdir(ROOT)
     main()

@@ -75,6 +75,8 @@ def rows(project: dict, sql: str) -> list[tuple]:
 
 
 def expected(sb: Sandbox, entity: str) -> set:
+    if entity in ("pipelines", "stages", "users"):
+        return set(sb.ids(entity))
     if entity in ("deals", "leads"):
         return set(sb.ids(entity, include_deleted=entity == "deals"))
     return set(sb.ids(entity))
@@ -108,6 +110,28 @@ def test_full_load_then_incremental_with_churn(project) -> None:
         assert dupes == [], table
     state = meltano(project, "state", "list")
     assert "tap-pipedrive-to-target-postgres" in state.stdout
+
+
+def test_embedded_duckdb_warehouse_gets_every_row(project, tmp_path) -> None:
+    import duckdb
+
+    sb: Sandbox = project["sandbox"]
+    warehouse = tmp_path / "warehouse.duckdb"
+    result = meltano(
+        project,
+        "run",
+        "tap-pipedrive",
+        "target-duckdb",
+        env={
+            "TARGET_DUCKDB_FILEPATH": str(warehouse),
+            "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path}/meltano.db",
+        },
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    with duckdb.connect(str(warehouse), read_only=True) as db:
+        for table in ("deals", "leads", "notes", "pipelines", "stages", "users"):
+            count = db.execute(f"SELECT count(DISTINCT id) FROM pipedrive.{table}").fetchone()[0]
+            assert count == len(expected(sb, table)), table
 
 
 def test_reference_full_refresh_replaces_the_reference_tables(project) -> None:
