@@ -14,11 +14,15 @@ from typing import Any
 from .clock import Clock
 from .generator import (
     ACTIVITY_TYPES,
+    COMPANY,
     CURRENCIES,
     CUSTOM_FIELDS,
     DAY_MS,
+    FIRST,
+    LAST,
     LEAD_LABELS,
     PIPELINES,
+    SUFFIX,
     FieldDef,
     Generator,
     field_key,
@@ -272,7 +276,7 @@ class Store:
             base["is_deleted"] = True
             base["update_ms"] = (g.now_ms - rng.randint(DAY_MS, 25 * DAY_MS)) // 1000 * 1000
         if entity == "organizations":
-            name = f"{rng.choice(COMPANY_NAMES)} {rng.choice(SUFFIXES)} {i}"
+            name = f"{rng.choice(COMPANY)} {rng.choice(SUFFIX)} {i}"
             return {
                 **base,
                 "name": name,
@@ -280,7 +284,7 @@ class Store:
                 "custom_fields": self._customs(rng, entity),
             }
         if entity == "persons":
-            first, last = rng.choice(FIRSTS), rng.choice(LASTS)
+            first, last = rng.choice(FIRST), rng.choice(LAST)
             org = rng.randint(1, c["organizations"]) if rng.random() < 0.85 else None
             email = f"{first.lower()}.{last.lower()}{i}@" + (
                 self.tables["organizations"][org]["domain"] if org else "gmail.com"
@@ -516,62 +520,3 @@ class Store:
 
 def _id_key(rid: Any) -> tuple:
     return (0, rid, "") if isinstance(rid, int) else (1, 0, str(rid))
-
-
-COMPANY_NAMES = [
-    "Acme",
-    "Globex",
-    "Initech",
-    "Umbrella",
-    "Hooli",
-    "Vandelay",
-    "Stark",
-    "Wayne",
-    "Tyrell",
-    "Cyberdyne",
-    "Soylent",
-    "Wonka",
-    "Oscorp",
-    "Aperture",
-]
-SUFFIXES = ["Labs", "Systems", "Group", "Partners", "Works", "Analytics", "Foods", "Logistics"]
-FIRSTS = [
-    "Ann",
-    "Ben",
-    "Cara",
-    "Dev",
-    "Eli",
-    "Fay",
-    "Gus",
-    "Hana",
-    "Ivo",
-    "Jo",
-    "Kai",
-    "Lena",
-    "Max",
-    "Nia",
-    "Omar",
-    "Pia",
-    "Quinn",
-    "Rosa",
-    "Sam",
-    "Tara",
-]
-LASTS = [
-    "Smith",
-    "Jones",
-    "Garcia",
-    "Kim",
-    "Novak",
-    "Berg",
-    "Costa",
-    "Ito",
-    "Meyer",
-    "Olsen",
-    "Patel",
-    "Rossi",
-    "Sato",
-    "Tamm",
-    "Ueda",
-    "Vidal",
-]

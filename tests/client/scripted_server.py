@@ -32,6 +32,17 @@ class Seen:
     body: bytes
 
 
+def max_in_window(times: list[float], window: float = 2.0) -> int:
+    """The most requests that arrived within any `window` seconds."""
+    times = sorted(times)
+    best, lo = 0, 0
+    for hi, t in enumerate(times):
+        while t - times[lo] >= window:
+            lo += 1
+        best = max(best, hi - lo + 1)
+    return best
+
+
 class ScriptedServer:
     def __init__(self) -> None:
         self.script: dict[str, deque[Reply]] = defaultdict(deque)
@@ -66,13 +77,7 @@ class ScriptedServer:
         return [s for s in self.seen if s.path == path]
 
     def max_in_window(self, window: float = 2.0) -> int:
-        times = sorted(s.at for s in self.seen)
-        best, lo = 0, 0
-        for hi, t in enumerate(times):
-            while t - times[lo] >= window:
-                lo += 1
-            best = max(best, hi - lo + 1)
-        return best
+        return max_in_window([s.at for s in self.seen], window)
 
     def _next_reply(self, path: str, query: dict[str, str]) -> Reply:
         with self._lock:

@@ -6,7 +6,7 @@ import textwrap
 import time
 
 from .conftest import TOKEN
-from .scripted_server import Reply
+from .scripted_server import Reply, max_in_window
 
 
 def test_pacing_holds_the_burst_limit(server, make_client) -> None:
@@ -25,7 +25,7 @@ def test_search_has_its_own_lower_limit(server, make_client) -> None:
     for _ in range(10):
         client.search_persons("ann@example.com")
     searches = [s.at for s in server.requests_to("/api/v2/persons/search")]
-    assert _max_in_window(searches) <= 4
+    assert max_in_window(searches) <= 4
 
 
 def test_server_headers_tighten_the_pace(server, make_client) -> None:
@@ -75,13 +75,3 @@ def test_two_processes_sharing_a_budget_store_stay_under_the_limit(server, tmp_p
     assert [p.wait(timeout=60) for p in procs] == [0, 0]
     assert len(server.seen) == 30
     assert server.max_in_window(2.0) <= 10
-
-
-def _max_in_window(times: list[float], window: float = 2.0) -> int:
-    times = sorted(times)
-    best, lo = 0, 0
-    for hi, t in enumerate(times):
-        while t - times[lo] >= window:
-            lo += 1
-        best = max(best, hi - lo + 1)
-    return best
