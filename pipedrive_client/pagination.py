@@ -17,6 +17,8 @@ logger = logging.getLogger("pipedrive_client")
 
 # A continuation page that comes back with `data: null` contradicts the previous page's promise
 # of more; the live API does this now and then. Read it again a few times before believing it.
+# v2 lists answer an empty result with `data: []`, so on v2 every `data: null` page is suspect:
+# believing one on a first page would, for field definitions, drop every custom column.
 EMPTY_CONTINUATION_REREADS = 3
 
 
@@ -37,7 +39,7 @@ def iter_v2_pages(
     params = {**(params or {}), "limit": limit}
     while True:
         page_params = {**params, "cursor": cursor} if cursor else params
-        body = _get_page(session, path, page_params, continuation=cursor is not None)
+        body = _get_page(session, path, page_params, continuation=True)
         cursor = ((body.get("additional_data") or {}).get("next_cursor")) or None
         yield Page(body.get("data") or [], cursor, body)
         if cursor is None:

@@ -102,3 +102,10 @@ def test_resume_from_a_saved_cursor(server, make_client) -> None:
     client = make_client()
     pages = client.v2_pages("/api/v2/deals", cursor="1000")
     assert [r["id"] for p in pages for r in p.records] == IDS[1000:]
+
+
+def test_null_first_page_on_v2_is_read_again(server, make_client) -> None:
+    server.on("/api/v2/dealFields", Reply(body={"success": True, "data": None}))
+    server.handler_for("/api/v2/dealFields", v2_pages)
+    ids = [r["id"] for r in make_client().v2_list("/api/v2/dealFields")]
+    assert ids == IDS

@@ -209,3 +209,11 @@ def test_pinned_column_survives_a_rename(small) -> None:
     out = run(config_for(small, custom_field_columns={key: "lead_source"}))
     assert "lead_source" in out.records["deals"][0]
     assert "lead_source_label" in out.records["deals"][0]
+
+
+def test_null_data_answers_do_not_drop_records_or_custom_columns(sandbox_factory) -> None:
+    sb = sandbox_factory(size="small", faults="nulldata=0.3,seed=4")
+    out = run(config_for(sb, backoff_base_seconds=0.01, backoff_cap_seconds=0.05))
+    assert set(out.ids("deals")) == expected_ids(sb, "deals")
+    assert set(out.ids("notes")) == expected_ids(sb, "notes")
+    assert all("deal_source" in d and "custom_fields" not in d for d in out.records["deals"])
