@@ -11,86 +11,50 @@ import pendulum
 from singer_sdk import typing as th
 
 from pipedrive_client import ClientConfig, ConfigError
+from pipedrive_client.settings_schema import with_client_settings
 
 DEFAULT_LOOKBACK_SECONDS = 300
 
-SETTINGS = th.PropertiesList(
-    th.Property(
-        "api_token",
-        th.StringType,
-        secret=True,
-        description="Pipedrive API token (Personal preferences > API). Sent only in the "
-        "x-api-token header.",
-    ),
-    th.Property(
-        "company_domain",
-        th.StringType,
-        description="The part before .pipedrive.com in your Pipedrive address, e.g. acme.",
-    ),
-    th.Property(
-        "api_url",
-        th.StringType,
-        description="Base URL override, for the local sandbox (plain http only to loopback).",
-    ),
-    th.Property(
-        "anchor_date",
-        th.StringType,
-        description="Where the first incremental sync starts: a date or RFC 3339 time. "
-        "Default: one year before today.",
-    ),
-    th.Property("start_date", th.StringType, description="Alias of anchor_date."),
-    th.Property(
-        "lookback_window",
-        th.CustomType({"type": ["integer", "string"]}),
-        default=DEFAULT_LOOKBACK_SECONDS,
-        description="How far before each bookmark an incremental run starts reading again, "
-        "for records committed late: seconds (300), or a string such as '300s', '5m', "
-        "'5 minutes'. Default 300 seconds.",
-    ),
-    th.Property(
-        "custom_field_names",
-        th.StringType,
-        default="readable",
-        allowed_values=["readable", "keys"],
-        description="Custom field columns: readable snake_case names, or the 40-character "
-        "hash keys.",
-    ),
-    th.Property(
-        "custom_field_columns",
-        th.ObjectType(additional_properties=th.StringType),
-        description="Pins custom field keys to column names, so a field renamed in "
-        "Pipedrive keeps its column.",
-    ),
-    th.Property(
-        "include_deleted",
-        th.BooleanType,
-        default=True,
-        description="Emit deleted records (within the API's 30-day window) with _sdc_deleted_at.",
-    ),
-    th.Property(
-        "plan",
-        th.StringType,
-        description="Pipedrive plan (lite, growth, premium, ultimate, ...) for the burst "
-        "limit; without it the tap adopts the limit the API announces.",
-    ),
-    th.Property(
-        "max_requests_per_2s",
-        th.IntegerType,
-        description="Burst limit override in requests per rolling 2 seconds.",
-    ),
-    th.Property(
-        "budget_store",
-        th.StringType,
-        description="Share one rate budget between processes: sqlite:///file.db, "
-        "redis://... or postgresql://...",
-    ),
-    th.Property(
-        "wait_for_daily_budget",
-        th.BooleanType,
-        default=False,
-        description="Wait for the daily token budget to reset instead of failing.",
-    ),
-).to_dict()
+SETTINGS = with_client_settings(
+    th.PropertiesList(
+        th.Property(
+            "anchor_date",
+            th.StringType,
+            description="Where the first incremental sync starts: a date or RFC 3339 time. "
+            "Default: one year before today.",
+        ),
+        th.Property("start_date", th.StringType, description="Alias of anchor_date."),
+        th.Property(
+            "lookback_window",
+            th.CustomType({"type": ["integer", "string"]}),
+            default=DEFAULT_LOOKBACK_SECONDS,
+            description="How far before each bookmark an incremental run starts reading again, "
+            "for records committed late: seconds (300), or a string such as '300s', '5m', "
+            "'5 minutes'. Default 300 seconds.",
+        ),
+        th.Property(
+            "custom_field_names",
+            th.StringType,
+            default="readable",
+            allowed_values=["readable", "keys"],
+            description="Custom field columns: readable snake_case names, or the 40-character "
+            "hash keys.",
+        ),
+        th.Property(
+            "custom_field_columns",
+            th.ObjectType(additional_properties=th.StringType),
+            description="Pins custom field keys to column names, so a field renamed in "
+            "Pipedrive keeps its column.",
+        ),
+        th.Property(
+            "include_deleted",
+            th.BooleanType,
+            default=True,
+            description="Emit deleted records (within the API's 30-day window) with "
+            "_sdc_deleted_at.",
+        ),
+    ).to_dict()
+)
 
 
 def anchor_date(config: Mapping[str, Any], today: datetime | None = None) -> str:

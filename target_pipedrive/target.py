@@ -18,6 +18,7 @@ from pipedrive_client import (
     PipedriveClient,
     PipedriveError,
 )
+from pipedrive_client.settings_schema import with_client_settings
 
 from .classify import Thresholds
 from .engagement import AUTOMATED_LOCAL_PARTS, OwnSide
@@ -34,208 +35,161 @@ def _free_mail() -> frozenset[str]:
     return frozenset(line.strip() for line in text.splitlines() if line.strip())
 
 
-SETTINGS = th.PropertiesList(
-    # -- connection and pacing (the shared client) --
-    th.Property(
-        "api_token",
-        th.StringType,
-        secret=True,
-        description="Pipedrive API token (Personal preferences > API). Sent only as a header.",
-    ),
-    th.Property(
-        "oauth_access_token",
-        th.StringType,
-        secret=True,
-        description="OAuth access token, instead of api_token.",
-    ),
-    th.Property(
-        "company_domain",
-        th.StringType,
-        description="The part before .pipedrive.com in your Pipedrive address.",
-    ),
-    th.Property(
-        "api_url",
-        th.StringType,
-        description="Base URL instead of company_domain (e.g. the local sandbox).",
-    ),
-    th.Property(
-        "plan",
-        th.StringType,
-        description="Pipedrive plan (lite, growth, premium, ultimate...): sets the burst limit.",
-    ),
-    th.Property(
-        "max_requests_per_2s",
-        th.IntegerType,
-        description="Burst limit in requests per 2 seconds, instead of the plan's.",
-    ),
-    th.Property(
-        "search_requests_per_2s",
-        th.IntegerType,
-        description="Burst limit of search calls per 2 seconds (default 10).",
-    ),
-    th.Property(
-        "budget_store",
-        th.StringType,
-        description="Share one rate budget with other processes on the same token: "
-        "sqlite:///file.db, redis://..., postgresql://...",
-    ),
-    th.Property(
-        "wait_for_daily_budget",
-        th.BooleanType,
-        default=False,
-        description="Wait for the daily token budget to reset instead of stopping the run.",
-    ),
-    # -- which side is ours --
-    th.Property(
-        "own_emails",
-        th.ArrayType(th.StringType),
-        default=[],
-        description="Our addresses: a message from one is outbound, its recipients are the "
-        "counterparts.",
-    ),
-    th.Property(
-        "own_domains",
-        th.ArrayType(th.StringType),
-        default=[],
-        description="Our domains: every address there is ours (colleagues are no counterparts).",
-    ),
-    # -- input --
-    th.Property(
-        "messages_stream",
-        th.StringType,
-        default="messages",
-        description="Name of the stream that carries email messages.",
-    ),
-    th.Property(
-        "events_stream",
-        th.StringType,
-        default="events",
-        description="Name of the stream that carries calendar events (the meeting signal).",
-    ),
-    th.Property(
-        "on_invalid_record",
-        th.StringType,
-        default="fail",
-        allowed_values=["fail", "skip"],
-        description="fail: stop at a malformed record, naming it and the field; skip: go on "
-        "and report the skipped records at the end.",
-    ),
-    # -- rules --
-    th.Property(
-        "deal_min_messages",
-        th.IntegerType,
-        default=5,
-        description="Messages that make a counterpart a Person with a Deal.",
-    ),
-    th.Property(
-        "deal_min_replies",
-        th.IntegerType,
-        default=1,
-        description="Replies to our messages that make a Deal.",
-    ),
-    th.Property(
-        "deal_min_meetings",
-        th.IntegerType,
-        default=1,
-        description="Meetings that make a Deal.",
-    ),
-    th.Property(
-        "lead_min_messages",
-        th.IntegerType,
-        default=1,
-        description="Messages that make a Lead (below the deal thresholds).",
-    ),
-    th.Property(
-        "existing_person_deal_messages",
-        th.IntegerType,
-        default=10,
-        description="Messages that give a Person who was already in Pipedrive a Deal, when "
-        "they have no open Deal.",
-    ),
-    th.Property(
-        "free_mail_domains",
-        th.ArrayType(th.StringType),
-        default=[],
-        description="Added to the shipped list (gmail.com, outlook.com...): addresses there "
-        "make no Organization.",
-    ),
-    th.Property(
-        "ignore_patterns",
-        th.ArrayType(th.StringType),
-        default=list(AUTOMATED_LOCAL_PARTS),
-        description="Parts of the local part (before @) that mark automated senders, which are "
-        "ignored. Replaces the default list.",
-    ),
-    th.Property(
-        "ignore_emails",
-        th.ArrayType(th.StringType),
-        default=[],
-        description="Addresses that are never counterparts.",
-    ),
-    # -- what is written --
-    th.Property(
-        "pipeline_name",
-        th.StringType,
-        description="Pipeline of new Deals (default: the first pipeline with stage_name).",
-    ),
-    th.Property(
-        "stage_name",
-        th.StringType,
-        default="Initial Contact",
-        description="Stage of new Deals, looked up by name at start.",
-    ),
-    th.Property(
-        "deal_title",
-        th.StringType,
-        default="{organization} - email",
-        description="Title of new Deals: {organization} (the domain, or the person on free "
-        "mail), {person}, {email}, {domain}.",
-    ),
-    th.Property(
-        "lead_title",
-        th.StringType,
-        default="{organization} - email",
-        description="Title of new Leads, with the same placeholders.",
-    ),
-    th.Property(
-        "field_thread_count",
-        th.StringType,
-        default="Email thread count",
-        description="Name of the custom person field for the number of threads.",
-    ),
-    th.Property(
-        "field_last_contact",
-        th.StringType,
-        default="Last email contact",
-        description="Name of the custom person field for the date of the last message.",
-    ),
-    th.Property(
-        "field_avg_response_hours",
-        th.StringType,
-        default="Avg email response hours",
-        description="Name of the custom person field for their average response time.",
-    ),
-    # -- safety --
-    th.Property(
-        "ledger",
-        th.StringType,
-        default=DEFAULT_LEDGER,
-        description="Where processed messages and the objects they made are kept: a SQLite "
-        "file path, or a postgresql:// URL for several workers.",
-    ),
-    th.Property(
-        "dry_run",
-        th.BooleanType,
-        default=False,
-        description="Decide everything, write nothing, print the plan: one JSON line per "
-        "intended operation.",
-    ),
-    th.Property(
-        "dry_run_file",
-        th.StringType,
-        description="File for the dry-run plan (default: standard error).",
-    ),
-).to_dict()
+SETTINGS = with_client_settings(
+    th.PropertiesList(
+        # -- which side is ours --
+        th.Property(
+            "own_emails",
+            th.ArrayType(th.StringType),
+            default=[],
+            description="Our addresses: a message from one is outbound, its recipients are the "
+            "counterparts.",
+        ),
+        th.Property(
+            "own_domains",
+            th.ArrayType(th.StringType),
+            default=[],
+            description="Our domains: every address there is ours (colleagues are no "
+            "counterparts).",
+        ),
+        # -- input --
+        th.Property(
+            "messages_stream",
+            th.StringType,
+            default="messages",
+            description="Name of the stream that carries email messages.",
+        ),
+        th.Property(
+            "events_stream",
+            th.StringType,
+            default="events",
+            description="Name of the stream that carries calendar events (the meeting signal).",
+        ),
+        th.Property(
+            "on_invalid_record",
+            th.StringType,
+            default="fail",
+            allowed_values=["fail", "skip"],
+            description="fail: stop at a malformed record, naming it and the field; skip: go on "
+            "and report the skipped records at the end.",
+        ),
+        # -- rules --
+        th.Property(
+            "deal_min_messages",
+            th.IntegerType,
+            default=5,
+            description="Messages that make a counterpart a Person with a Deal.",
+        ),
+        th.Property(
+            "deal_min_replies",
+            th.IntegerType,
+            default=1,
+            description="Replies to our messages that make a Deal.",
+        ),
+        th.Property(
+            "deal_min_meetings",
+            th.IntegerType,
+            default=1,
+            description="Meetings that make a Deal.",
+        ),
+        th.Property(
+            "lead_min_messages",
+            th.IntegerType,
+            default=1,
+            description="Messages that make a Lead (below the deal thresholds).",
+        ),
+        th.Property(
+            "existing_person_deal_messages",
+            th.IntegerType,
+            default=10,
+            description="Messages that give a Person who was already in Pipedrive a Deal, when "
+            "they have no open Deal.",
+        ),
+        th.Property(
+            "free_mail_domains",
+            th.ArrayType(th.StringType),
+            default=[],
+            description="Added to the shipped list (gmail.com, outlook.com...): addresses there "
+            "make no Organization.",
+        ),
+        th.Property(
+            "ignore_patterns",
+            th.ArrayType(th.StringType),
+            default=list(AUTOMATED_LOCAL_PARTS),
+            description="Parts of the local part (before @) that mark automated senders, which are "
+            "ignored. Replaces the default list.",
+        ),
+        th.Property(
+            "ignore_emails",
+            th.ArrayType(th.StringType),
+            default=[],
+            description="Addresses that are never counterparts.",
+        ),
+        # -- what is written --
+        th.Property(
+            "pipeline_name",
+            th.StringType,
+            description="Pipeline of new Deals (default: the first pipeline with stage_name).",
+        ),
+        th.Property(
+            "stage_name",
+            th.StringType,
+            default="Initial Contact",
+            description="Stage of new Deals, looked up by name at start.",
+        ),
+        th.Property(
+            "deal_title",
+            th.StringType,
+            default="{organization} - email",
+            description="Title of new Deals: {organization} (the domain, or the person on free "
+            "mail), {person}, {email}, {domain}.",
+        ),
+        th.Property(
+            "lead_title",
+            th.StringType,
+            default="{organization} - email",
+            description="Title of new Leads, with the same placeholders.",
+        ),
+        th.Property(
+            "field_thread_count",
+            th.StringType,
+            default="Email thread count",
+            description="Name of the custom person field for the number of threads.",
+        ),
+        th.Property(
+            "field_last_contact",
+            th.StringType,
+            default="Last email contact",
+            description="Name of the custom person field for the date of the last message.",
+        ),
+        th.Property(
+            "field_avg_response_hours",
+            th.StringType,
+            default="Avg email response hours",
+            description="Name of the custom person field for their average response time.",
+        ),
+        # -- safety --
+        th.Property(
+            "ledger",
+            th.StringType,
+            default=DEFAULT_LEDGER,
+            description="Where processed messages and the objects they made are kept: a SQLite "
+            "file path, or a postgresql:// URL for several workers.",
+        ),
+        th.Property(
+            "dry_run",
+            th.BooleanType,
+            default=False,
+            description="Decide everything, write nothing, print the plan: one JSON line per "
+            "intended operation.",
+        ),
+        th.Property(
+            "dry_run_file",
+            th.StringType,
+            description="File for the dry-run plan (default: standard error).",
+        ),
+    ).to_dict()
+)
 
 
 class TargetPipedrive(Target):
