@@ -3,13 +3,15 @@
     python benchmarks/sandbox_throughput.py [--size medium] [--large]
 
 Pages through the main v2 lists with plain `requests` (no pacing) from one client thread and
-prints records/s; with --large also the time to generate the 1-million-record company.
+prints records/s; with --large also, in a fresh process, the time to start the 1-million-record
+company, the rate it serves at, and that process's peak RSS.
 """
 
 from __future__ import annotations
 
 import argparse
 import platform
+import resource
 import time
 
 import requests
@@ -19,12 +21,12 @@ from pipedrive_sandbox import Sandbox
 LISTS = ["/api/v2/deals", "/api/v2/persons", "/api/v2/organizations", "/api/v2/activities"]
 
 
-def serve_rate(size: str) -> tuple[int, float]:
+def serve_rate(size: str, lists: list[str] = LISTS) -> tuple[int, float]:
     with Sandbox(seed=1, size=size).start() as sb:
         session = requests.Session()
         session.headers["x-api-token"] = sb.token
         records, started = 0, time.perf_counter()
-        for path in LISTS:
+        for path in lists:
             cursor = None
             while True:
                 params = {"limit": 500, **({"cursor": cursor} if cursor else {})}
@@ -54,7 +56,15 @@ def main() -> None:
         started = time.perf_counter()
         sb = Sandbox(seed=1, size="large")
         total = sum(len(rows) for rows in sb.store.tables.values())
-        print(f"large: {total:,} records generated in {time.perf_counter() - started:.1f} s")
+        print(f"large: {total:,} records ready in {time.perf_counter() - started:.1f} s")
+        del sb
+        records, seconds = serve_rate("large", ["/api/v2/deals"])
+        print(
+            f"large: served all {records:,} deals in {seconds:.1f} s: "
+            f"{records / seconds:,.0f} records/s"
+        )
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"peak RSS of this process (both large sandboxes, one at a time): {peak_mb:.0f} MB")
 
 
 if __name__ == "__main__":

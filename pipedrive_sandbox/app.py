@@ -10,12 +10,13 @@ import base64
 import bisect
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import render
 from .clock import parse_time
 from .store import FIELD_ENTITIES, Store
+from .table import ARCHIVED, DELETED, SortedView
 
 Handler = Callable[..., tuple[int, Any]]
 MAX_LIMIT = {"v2": 500, "v1": 500, "files": 100}
@@ -36,6 +37,7 @@ V2_FIELDS = {
     "productFields": "product_fields",
     "activityFields": "activity_fields",
 }
+V1_FILTERS = {"leads": ("owner_id", "person_id", "organization_id")}
 V2_FILTERS = ("owner_id", "person_id", "org_id", "deal_id", "pipeline_id", "stage_id", "type")
 
 
@@ -112,16 +114,12 @@ class Api:
         r(
             "GET",
             "/api/v1/leads",
-            self._v1_list_handler(
-                "leads", render.lead, flat=True, where=lambda x: not x["is_archived"]
-            ),
+            self._v1_list_handler("leads", render.lead, flat=True, archived=False),
         )
         r(
             "GET",
             "/api/v1/leads/archived",
-            self._v1_list_handler(
-                "leads", render.lead, flat=True, where=lambda x: x["is_archived"], no_since=True
-            ),
+            self._v1_list_handler("leads", render.lead, flat=True, archived=True, no_since=True),
         )
         r("GET", "/api/v1/leads/{rid}", self._v1_get_handler("leads", render.lead))
         r("POST", "/api/v1/leads", self.create_lead)
@@ -186,7 +184,12 @@ class Api:
         return handler
 
     def _page(
-        self, table: str, query: dict, visible: Callable[[dict], bool], v2: bool = False
+        self,
+        table: str,
+        query: dict,
+        visible: Callable[[dict], bool],
+        v2: bool = False,
+        rows: Sequence[dict] | None = None,
     ) -> tuple[list[dict], str | None]:
         limit = _limit(query, 500, default=100)
         sort_by = query.get("sort_by", "id")
@@ -194,17 +197,32 @@ class Api:
             raise BadRequest(f"Invalid sort_by '{sort_by}'. Allowed: id, update_time, add_time")
         desc = query.get("sort_direction", "asc") == "desc"
         predicate = self._filters(query, visible) if v2 else visible
-        rows = self.store.sorted_rows(table, sort_by, desc)
         field = {"id": None, "update_time": "update_ms", "add_time": "add_ms"}[sort_by]
+        if rows is None:
+            rows = self.store.sorted_rows(table, sort_by, desc)
+            since = _time_param(query, "updated_since") if v2 else None
+            until = _time_param(query, "updated_until") if v2 else None
+        else:
+            rows = sorted(rows, key=lambda r: (r[field] if field else 0, r["id"]), reverse=desc)
+            since = until = None
         start = 0
         if query.get("cursor"):
             start = _after(rows, _decode_cursor(query["cursor"]), field, desc)
-        out, i = [], start
-        while i < len(rows) and len(out) < limit:
-            if predicate(rows[i]):
-                out.append(rows[i])
+        if field == "update_ms" and not desc and since is not None:
+            # Sorted by the filtered time: skip straight to it rather than reading the older rows.
+            start = max(start, rows.first_at_or_after(since))
+        stop = len(rows)
+        if field == "update_ms" and not desc and until is not None:
+            stop = rows.first_at_or_after(until)
+        out, more, i = [], False, start
+        while i < stop:
+            row = rows[i]
             i += 1
-        more = any(predicate(x) for x in rows[i:]) if len(out) == limit else False
+            if predicate(row):
+                if len(out) == limit:
+                    more = True
+                    break
+                out.append(row)
         nxt = _encode_cursor(out[-1], field) if more and out else None
         return out, nxt
 
@@ -242,7 +260,8 @@ class Api:
         ids = {int(x) for x in query["deal_ids"].split(",") if x}
         if len(ids) > 100:
             raise BadRequest("deal_ids accepts at most 100 ids")
-        rows, nxt = self._page("deal_products", query, lambda x: x["deal_id"] in ids)
+        found = [self.store.get("deal_products", k) for k in self.store.deal_product_ids(ids)]
+        rows, nxt = self._page("deal_products", query, lambda x: True, rows=found)
         return 200, {
             "success": True,
             "data": [render.deal_product(x) for x in rows],
@@ -256,10 +275,18 @@ class Api:
         table: str,
         renderer: Callable,
         flat: bool = False,
-        where: Callable[[dict], bool] | None = None,
+        archived: bool | None = None,
         max_limit: int = 500,
         no_since: bool = False,
     ) -> Handler:
+        # Offsets count visible rows; visibility and times come from the columns, so skipping
+        # to a far offset reads no records.
+        hide = 0 if table in FIELD_ENTITIES else DELETED
+        want = 0
+        if archived is not None:
+            hide |= ARCHIVED
+            want = ARCHIVED if archived else 0
+
         def handler(query: dict, **_: Any) -> tuple[int, Any]:
             start = _int_param(query, "start", 0)
             limit = _limit(query, max_limit, default=100)
@@ -268,17 +295,27 @@ class Api:
             sort_by = {"update_time": "update_time", "add_time": "add_time", "id": "id"}.get(field)
             if sort_by is None:
                 raise BadRequest(f"Invalid sort field '{field}'")
-            rows = self.store.sorted_rows(table, sort_by, direction.upper() == "DESC")
+            desc = direction.upper() == "DESC"
+            rows = self.store.sorted_rows(table, sort_by, desc)
             since = None if no_since else _time_param(query, "updated_since")
-            matching = [
-                x
-                for x in rows
-                if (where is None or where(x))
-                and (since is None or x["update_ms"] >= since)
-                and (table in FIELD_ENTITIES or not x.get("is_deleted"))
-            ]
-            page = matching[start : start + limit]
-            more = start + limit < len(matching)
+            i, seen, page = 0, 0, []
+            if since is not None and sort_by == "update_time" and not desc:
+                i = rows.first_at_or_after(since)
+            equal = {k: query[k] for k in V1_FILTERS.get(table, ()) if query.get(k)}
+            more = False
+            while i < len(rows):
+                if (
+                    (rows.flags(i) & hide) == want
+                    and (since is None or rows.column(i, "update_ms") >= since)
+                    and all(str(rows.attribute(i, k)) == v for k, v in equal.items())
+                ):
+                    if seen >= start:
+                        if len(page) == limit:
+                            more = True
+                            break
+                        page.append(rows[i])
+                    seen += 1
+                i += 1
             pagination = {"start": start, "limit": limit, "more_items_in_collection": more}
             if more:
                 pagination["next_start"] = start + limit
@@ -666,8 +703,10 @@ def _decode_cursor(cursor: str) -> tuple[int, int]:
         raise BadRequest("Invalid cursor") from None
 
 
-def _after(rows: list[dict], position: tuple[int, int], field: str | None, desc: bool) -> int:
+def _after(rows: Sequence[dict], position: tuple[int, int], field: str | None, desc: bool) -> int:
     """Index of the first row strictly after the cursor's (sort value, id) in this order."""
+    if isinstance(rows, SortedView):
+        return rows.first_after(*position) if field else rows.first_after(position[1], position[1])
 
     def key(row: dict) -> tuple:
         k = (row[field] if field else 0, row["id"])
@@ -684,7 +723,11 @@ def _matches(row: dict, term: str, exact: bool, fields: str | None) -> bool:
         values += [e["value"] for e in row.get("emails", [])]
     if not wanted or "name" in wanted or "title" in wanted:
         values += [str(row.get("name") or row.get("title") or "")]
-    if not wanted or "custom_fields" in wanted or "domain" in wanted:
-        values += [str(row.get("domain") or "")]
+    if not wanted or "custom_fields" in wanted:
+        # Text-like custom values are searchable; the generator's internal `domain` is not.
+        for custom in (row.get("custom_fields") or {}).values():
+            value = custom.get("value") if isinstance(custom, dict) else custom
+            if isinstance(value, (str, float)):
+                values.append(str(value))
     values = [v.lower() for v in values if v]
     return term in values if exact else any(term in v for v in values)

@@ -35,7 +35,7 @@ class Churn:
     def _pick(self, entity: str, ids: list | None, n: int | None) -> list:
         if ids is not None:
             return list(ids)
-        live = [r["id"] for r in self.store.sorted_rows(entity) if not r.get("is_deleted")]
+        live = self.store.live_ids(entity)
         return self._rng.sample(live, min(n or 1, len(live)))
 
     def update(self, entity: str, ids: list | None = None, n: int | None = None) -> list:

@@ -114,13 +114,7 @@ class Sandbox:
     def ids(
         self, entity: str, include_deleted: bool = False, include_archived: bool = True
     ) -> list:
-        rows = self.store.sorted_rows(entity)
-        return [
-            r["id"]
-            for r in rows
-            if (include_deleted or not r.get("is_deleted"))
-            and (include_archived or not r.get("is_archived"))
-        ]
+        return self.store.live_ids(entity, include_deleted, include_archived)
 
     def count(
         self, entity: str, include_deleted: bool = False, include_archived: bool = True

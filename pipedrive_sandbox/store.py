@@ -1,13 +1,17 @@
 """In-memory company: records, their relations, writes, deletes, archives and churn.
 
 Records are plain dicts in the API's own vocabulary, with times kept as epoch milliseconds under
-`add_ms` / `update_ms` (rendering turns them into each endpoint's format). Each entity keeps its
-records by id; lists sort on demand with a cache that a write invalidates.
+`add_ms` / `update_ms` (rendering turns them into each endpoint's format). The main entities are
+generated record by record when read (see `table.Table`); only the columns lists need are held,
+so the large company fits in a fraction of the memory its records would take.
 """
 
 from __future__ import annotations
 
+import functools
+import random
 import threading
+from array import array
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -25,13 +29,28 @@ from .generator import (
     SUFFIX,
     FieldDef,
     Generator,
+    between,
+    choose,
     field_key,
     lead_uuid,
     resolve_counts,
 )
+from .table import ARCHIVED, DELETED, REMOVED, SortedView, Table, column
 
 DELETED_VISIBLE_MS = 30 * DAY_MS
 MAIN = ("organizations", "persons", "deals", "activities", "products", "leads", "notes", "files")
+DELETABLE = {"deals", "persons", "organizations", "activities", "products", "notes", "files"}
+# Columns kept per generated entity beyond times and flags: what relations and lists read.
+RELATIONS = {
+    "organizations": ("company",),
+    "persons": ("org_id",),
+    "deals": ("person_id",),
+    "activities": ("deal_id",),
+    "notes": ("deal_id",),
+    "files": ("deal_id",),
+    "leads": ("person_id",),
+}
+PRODUCTS_PER_DEAL = [0, 0, 1, 2]
 FIELD_ENTITIES = {
     "deal_fields": "deals",
     "person_fields": "persons",
@@ -83,9 +102,8 @@ class Store:
         self.seed = seed
         self.clock = clock
         self.lock = threading.RLock()
-        self.tables: dict[str, dict[Any, dict]] = {}
+        self.tables: dict[str, Table] = {}
         self.version = 0
-        self._sorted: dict[tuple, tuple[int, list[dict]]] = {}
         self.conversions: dict[str, dict] = {}
         self._next_id: dict[str, int] = {}
         self.counts = resolve_counts(size, counts)
@@ -202,15 +220,20 @@ class Store:
             ),
         )
         self._build_fields(old)
+        # Generation reads these for every record: fixed at build, so a field created later
+        # gets no values on generated records, as on a live account.
+        self._stages = self.sorted_rows("stages")[:]
+        self._label_ids = [label["id"] for label in self.sorted_rows("lead_labels")]
+        self._generated_defs = {e: self.custom_defs(e) for e in FIELD_ENTITIES.values()}
         for entity in MAIN:
-            self._put_all(entity, (self._generate(entity, i) for i in range(1, c[entity] + 1)))
+            self._index(entity)
         self._put_all("mail_threads", (self._thread(i) for i in range(1, c["mail_threads"] + 1)))
         messages = []
         for thread in self.tables["mail_threads"].values():
             for n in range(thread["message_count"]):
                 messages.append(self._message(thread, n, len(messages) + 1))
         self._put_all("mail_messages", messages)
-        self._put_all("deal_products", self._deal_products())
+        self._index_deal_products()
 
     def _build_fields(self, old: int) -> None:
         fid = 0
@@ -249,45 +272,89 @@ class Store:
         table = {v: k for k, v in FIELD_ENTITIES.items()}[entity]
         return [r["def"] for r in self.tables[table].values() if r["def"].custom]
 
-    def _customs(self, rng, entity: str) -> dict:
-        return {f.key: self._gen.custom_value(rng, f) for f in self.custom_defs(entity)}
+    # -- generated entities: columns once, records on demand ------------------------------------
 
-    def _generate(self, entity: str, i: int) -> dict:
+    def _index(self, entity: str) -> None:
+        """Draw every record's header once to fill the columns lists need; the rest of a record
+        is drawn again from the same seed whenever it is read."""
+        n = self.counts[entity]
+        names = ("update_ms", "add_ms", *RELATIONS.get(entity, ()))
+        columns = {name: column(n) for name in names}
+        flags = bytearray(n + 1)
+        keys: list | None = [None] if entity == "leads" else None
+        for i in range(1, n + 1):
+            _, h = self._header(entity, i)
+            for name in names:
+                columns[name][i] = h[name]
+            flags[i] = h["flags"]
+            if keys is not None:
+                keys.append(h["id"])
+        make = functools.partial(self._generate, entity)
+        self.tables[entity] = Table(n, make, keys, columns, flags)
+        self._next_id[entity] = n + 1
+
+    def _header(self, entity: str, i: int) -> tuple[random.Random, dict]:
+        """The first draws of a record: its times, flags and relations."""
         g, c = self._gen, self.counts
         rng = g.rng(entity, i)
         add, update = g.times(rng)
-        base = {
-            "id": i,
-            "add_ms": add,
-            "update_ms": update,
-            "owner_id": rng.randint(1, c["users"]),
-            "is_deleted": False,
-        }
-        if rng.random() < 0.03 and entity in (
-            "deals",
-            "persons",
-            "organizations",
-            "activities",
-            "products",
-            "notes",
-            "files",
-        ):
+        h = {"id": i, "owner_id": between(rng, 1, c["users"]), "flags": 0}
+        if entity in DELETABLE and rng.random() < 0.03:
             # Deleted recently enough to be visible for a while (the API keeps them 30 days).
-            base["is_deleted"] = True
-            base["update_ms"] = (g.now_ms - rng.randint(DAY_MS, 25 * DAY_MS)) // 1000 * 1000
+            h["flags"] = DELETED
+            update = (g.now_ms - between(rng, DAY_MS, 25 * DAY_MS)) // 1000 * 1000
         if entity == "organizations":
-            name = f"{rng.choice(COMPANY)} {rng.choice(SUFFIX)} {i}"
+            h["company"] = int(rng.random() * len(COMPANY))
+        elif entity == "persons":
+            h["org_id"] = between(rng, 1, c["organizations"]) if rng.random() < 0.85 else 0
+        elif entity == "deals":
+            h["stage"] = int(rng.random() * len(self._stages))
+            h["person_id"] = between(rng, 1, c["persons"])
+            h["status"] = choose(rng, ["open", "open", "open", "won", "lost"])
+            if rng.random() < 0.04 and not h["flags"]:
+                h["flags"] = ARCHIVED
+        elif entity == "leads":
+            h["id"] = lead_uuid(rng)
+            add, update = add + between(rng, 0, 999), update + between(rng, 0, 999)
+            h["person_id"] = between(rng, 1, c["persons"])
+            if rng.random() < 0.08:
+                h["flags"] = ARCHIVED
+        elif entity in ("activities", "notes", "files"):
+            h["deal_id"] = between(rng, 1, c["deals"])
+        h["add_ms"], h["update_ms"] = add, update
+        return rng, h
+
+    def _org_of_person(self, person: int) -> int | None:
+        return self.tables["persons"].columns["org_id"][person] or None
+
+    def _customs(self, rng: random.Random, entity: str) -> dict:
+        return {f.key: self._gen.custom_value(rng, f) for f in self._generated_defs[entity]}
+
+    def _generate(self, entity: str, i: int) -> dict:
+        rng, h = self._header(entity, i)
+        deleted = bool(h["flags"] & DELETED)
+        base = {
+            "id": h["id"],
+            "add_ms": h["add_ms"],
+            "update_ms": h["update_ms"],
+            "owner_id": h["owner_id"],
+            "is_deleted": deleted,
+        }
+        if entity == "organizations":
+            company = COMPANY[h["company"]]
             return {
                 **base,
-                "name": name,
-                "domain": f"{name.split(maxsplit=1)[0].lower()}{i}.example.com",
+                "name": f"{company} {choose(rng, SUFFIX)} {i}",
+                "domain": _domain(company, i),
                 "custom_fields": self._customs(rng, entity),
             }
         if entity == "persons":
-            first, last = rng.choice(FIRST), rng.choice(LAST)
-            org = rng.randint(1, c["organizations"]) if rng.random() < 0.85 else None
-            email = f"{first.lower()}.{last.lower()}{i}@" + (
-                self.tables["organizations"][org]["domain"] if org else "gmail.com"
+            first, last = choose(rng, FIRST), choose(rng, LAST)
+            org = h["org_id"] or None
+            domain = (
+                _domain(COMPANY[self.tables["organizations"].columns["company"][org]], org)
+                if org
+                else "gmail.com"
             )
             return {
                 **base,
@@ -295,42 +362,46 @@ class Store:
                 "first_name": first,
                 "last_name": last,
                 "org_id": org,
-                "emails": [{"value": email, "primary": True, "label": "work"}],
+                "emails": [
+                    {
+                        "value": f"{first.lower()}.{last.lower()}{i}@{domain}",
+                        "primary": True,
+                        "label": "work",
+                    }
+                ],
                 "phones": [{"value": f"+1555{i:07d}", "primary": True, "label": "work"}],
                 "custom_fields": self._customs(rng, entity),
             }
         if entity == "deals":
-            stage = rng.choice(list(self.tables["stages"].values()))
-            person = rng.randint(1, c["persons"])
-            status = rng.choice(["open", "open", "open", "won", "lost"])
-            archived = rng.random() < 0.04 and not base["is_deleted"]
+            stage = self._stages[h["stage"]]
+            archived = bool(h["flags"] & ARCHIVED)
             return {
                 **base,
                 "title": f"Deal {i}",
-                "person_id": person,
-                "org_id": self.tables["persons"][person].get("org_id"),
+                "person_id": h["person_id"],
+                "org_id": self._org_of_person(h["person_id"]),
                 "pipeline_id": stage["pipeline_id"],
                 "stage_id": stage["id"],
-                "value": float(rng.randint(1, 500) * 100),
+                "value": float(between(rng, 1, 500) * 100),
                 "currency": "USD",
-                "status": status,
+                "status": h["status"],
                 "is_archived": archived,
-                "archive_ms": update if archived else None,
+                "archive_ms": h["update_ms"] if archived else None,
                 "custom_fields": self._customs(rng, entity),
             }
         if entity == "activities":
-            deal = rng.randint(1, c["deals"])
-            d = self.tables["deals"][deal]
-            kind = rng.choice(ACTIVITY_TYPES)[1]
+            deal = h["deal_id"]
+            person = self.tables["deals"].columns["person_id"][deal]
+            kind = choose(rng, ACTIVITY_TYPES)[1]
             return {
                 **base,
                 "subject": f"{kind.title()} about deal {deal}",
                 "type": kind,
                 "deal_id": deal,
-                "person_id": d["person_id"],
-                "org_id": d.get("org_id"),
-                "due_date": f"2026-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
-                "due_time": f"{rng.randint(8, 17):02d}:00",
+                "person_id": person,
+                "org_id": self._org_of_person(person),
+                "due_date": f"2026-{between(rng, 1, 12):02d}-{between(rng, 1, 28):02d}",
+                "due_time": f"{between(rng, 8, 17):02d}:00",
                 "done": rng.random() < 0.6,
                 "note": f"Notes for activity {i}",
             }
@@ -341,46 +412,37 @@ class Store:
                 "code": f"P-{i:05d}",
                 "unit": "pcs",
                 "tax": 0.0,
-                "prices": [{"currency": "USD", "price": float(rng.randint(5, 900))}],
+                "prices": [{"currency": "USD", "price": float(between(rng, 5, 900))}],
                 "custom_fields": self._customs(rng, entity),
             }
         if entity == "leads":
-            person = rng.randint(1, c["persons"])
-            base.update(
-                id=lead_uuid(rng),
-                add_ms=add + rng.randint(0, 999),
-                update_ms=update + rng.randint(0, 999),
-            )
-            labels = [lab["id"] for lab in self.tables["lead_labels"].values()]
             return {
                 **base,
                 "title": f"Lead {i}",
-                "person_id": person,
-                "organization_id": self.tables["persons"][person].get("org_id"),
-                "label_ids": [rng.choice(labels)],
-                "is_archived": rng.random() < 0.08,
+                "person_id": h["person_id"],
+                "organization_id": self._org_of_person(h["person_id"]),
+                "label_ids": [choose(rng, self._label_ids)],
+                "is_archived": bool(h["flags"] & ARCHIVED),
                 "source_name": "API",
                 "index": i,
             }
         if entity == "notes":
-            deal = rng.randint(1, c["deals"])
             return {
                 **base,
                 "content": f"<p>Note {i} &amp; more</p>",
-                "deal_id": deal,
-                "person_id": self.tables["deals"][deal]["person_id"],
+                "deal_id": h["deal_id"],
+                "person_id": self.tables["deals"].columns["person_id"][h["deal_id"]],
                 "user_id": base["owner_id"],
-                "active_flag": not base["is_deleted"],
+                "active_flag": not deleted,
             }
         if entity == "files":
-            deal = rng.randint(1, c["deals"])
             return {
                 **base,
                 "file_name": f"file-{i}.pdf",
-                "file_size": rng.randint(1000, 900000),
-                "deal_id": deal,
+                "file_size": between(rng, 1000, 900000),
+                "deal_id": h["deal_id"],
                 "user_id": base["owner_id"],
-                "active_flag": not base["is_deleted"],
+                "active_flag": not deleted,
                 "file_type": "pdf",
                 "name": f"file-{i}.pdf",
             }
@@ -393,8 +455,8 @@ class Store:
             "id": i,
             "subject": f"Thread {i}",
             "snippet": f"About thread {i}",
-            "folder": rng.choice(["inbox", "inbox", "sent", "archive"]),
-            "message_count": rng.randint(1, 4),
+            "folder": choose(rng, ["inbox", "inbox", "sent", "archive"]),
+            "message_count": between(rng, 1, 4),
             "add_ms": add,
             "update_ms": update,
             "user_id": 1,
@@ -416,52 +478,75 @@ class Store:
             "to": [{"email_address": "me@sandbox.example", "name": "Me"}],
         }
 
-    def _deal_products(self) -> Iterable[dict]:
-        n = 0
-        products = self.counts["products"]
-        for deal in self.tables["deals"].values():
-            rng = self._gen.rng("deal_products", deal["id"])
-            for _ in range(rng.choice([0, 0, 1, 2])):
-                n += 1
-                pid = rng.randint(1, products)
-                yield {
-                    "id": n,
-                    "deal_id": deal["id"],
-                    "product_id": pid,
-                    "name": f"Product {pid}",
-                    "quantity": rng.randint(1, 10),
-                    "item_price": float(rng.randint(5, 900)),
-                    "currency": "USD",
-                    "add_ms": deal["add_ms"],
-                    "update_ms": deal["add_ms"],
-                }
+    def _index_deal_products(self) -> None:
+        """Each deal has 0 to 2 products drawn from the deal's own seed, numbered in deal
+        order; the columns keep which deal each belongs to and where each deal's run starts."""
+        deals = self.counts["deals"]
+        first = column(deals)
+        owners: list[int] = [0]
+        for deal in range(1, deals + 1):
+            first[deal] = len(owners)
+            owners.extend([deal] * choose(self._gen.rng("deal_products", deal), PRODUCTS_PER_DEAL))
+        n = len(owners) - 1
+        deal_col = array("q", owners)
+        added = self.tables["deals"].columns["add_ms"]
+        times = array("q", (added[d] for d in owners))
+        columns = {"deal_id": deal_col, "first": first, "update_ms": times, "add_ms": times}
+        make = self._deal_product
+        self.tables["deal_products"] = Table(n, make, None, columns)
+        self._next_id["deal_products"] = n + 1
+
+    def _deal_product(self, k: int) -> dict:
+        columns = self.tables["deal_products"].columns
+        deal = columns["deal_id"][k]
+        rng = self._gen.rng("deal_products", deal)
+        choose(rng, PRODUCTS_PER_DEAL)
+        for _ in range(k - columns["first"][deal] + 1):
+            pid = between(rng, 1, self.counts["products"])
+            quantity, price = between(rng, 1, 10), float(between(rng, 5, 900))
+        return {
+            "id": k,
+            "deal_id": deal,
+            "product_id": pid,
+            "name": f"Product {pid}",
+            "quantity": quantity,
+            "item_price": price,
+            "currency": "USD",
+            "add_ms": columns["add_ms"][k],
+            "update_ms": columns["update_ms"][k],
+        }
+
+    def deal_product_ids(self, deal_ids: Iterable[int]) -> list[int]:
+        """Ids of the products on these deals, from the columns (no scan of the table)."""
+        table = self.tables["deal_products"]
+        first, wanted = table.columns["first"], set(deal_ids)
+        ids = set()
+        for deal in wanted:
+            if 1 <= deal <= self.counts["deals"]:
+                end = first[deal + 1] if deal < self.counts["deals"] else table.n + 1
+                ids.update(range(first[deal], end))
+        ids = {i for i in ids if i in table}
+        written = table.overlay.items()
+        ids.update(k for k, r in written if r is not REMOVED and r["deal_id"] in wanted)
+        return sorted(ids)
 
     def _put_all(self, table: str, rows: Iterable[dict]) -> None:
-        self.tables[table] = {r["id"]: r for r in rows}
+        self.tables[table] = Table()
+        self.tables[table].overlay = {r["id"]: r for r in rows}
         numeric = [i for i in self.tables[table] if isinstance(i, int)]
         self._next_id[table] = (max(numeric) if numeric else 0) + 1
 
     # -- reads --------------------------------------------------------------------------------
 
-    def sorted_rows(self, table: str, sort_by: str = "id", desc: bool = False) -> list[dict]:
-        key = (table, sort_by, desc)
+    def sorted_rows(self, table: str, sort_by: str = "id", desc: bool = False) -> SortedView:
+        field = {"id": None, "update_time": "update_ms", "add_time": "add_ms"}[sort_by]
         with self.lock:
-            cached = self._sorted.get(key)
-            if cached and cached[0] == self.version:
-                return cached[1]
-            field = {"id": None, "update_time": "update_ms", "add_time": "add_ms"}[sort_by]
-            if field:
-                rows = sorted(
-                    self.tables[table].values(),
-                    key=lambda r: (r[field], _id_key(r["id"])),
-                    reverse=desc,
-                )
-            else:
-                rows = sorted(
-                    self.tables[table].values(), key=lambda r: _id_key(r["id"]), reverse=desc
-                )
-            self._sorted[key] = (self.version, rows)
-            return rows
+            view = self.tables[table].sorted_view(field)
+        return view.reversed() if desc else view
+
+    def live_ids(self, table: str, include_deleted: bool = False, include_archived: bool = True):
+        with self.lock:
+            return self.tables[table].keys_where(include_deleted, include_archived)
 
     def get(self, table: str, rid: Any) -> dict | None:
         return self.tables.get(table, {}).get(rid)
@@ -506,9 +591,7 @@ class Store:
         gone = 0
         with self.lock:
             for rows in self.tables.values():
-                for rid in [
-                    k for k, r in rows.items() if r.get("is_deleted") and r["update_ms"] < cutoff
-                ]:
+                for rid in rows.expired(cutoff):
                     del rows[rid]
                     gone += 1
             self.version += 1
@@ -518,5 +601,5 @@ class Store:
         return [r for r in self.tables[table].values() if predicate(r)]
 
 
-def _id_key(rid: Any) -> tuple:
-    return (0, rid, "") if isinstance(rid, int) else (1, 0, str(rid))
+def _domain(company: str, org: int) -> str:
+    return f"{company.lower()}{org}.example.com"

@@ -144,10 +144,9 @@ def test_lead_then_deal_across_two_runs(sb, tmp_path) -> None:
 def test_existing_person_gets_a_deal_at_ten_messages_only(sb, tmp_path) -> None:
     existing = sb.store.get("persons", sb.ids("persons")[0])
     email = existing["emails"][0]["value"]
-    sb.store.tables["deals"] = {
-        k: v for k, v in sb.store.tables["deals"].items() if v.get("person_id") != existing["id"]
-    }
-    sb.store.version += 1
+    deals = sb.store.tables["deals"]
+    for k in [k for k, v in deals.items() if v.get("person_id") == existing["id"]]:
+        del deals[k]
     cfg = config(sb, tmp_path)
     run(cfg, [message(f"p{i}", email, [OURS], thread=f"p{i}", hours=i) for i in range(9)])
     mine = [d for d in sb.store.tables["deals"].values() if d.get("person_id") == existing["id"]]
