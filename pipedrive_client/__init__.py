@@ -15,6 +15,7 @@ from .errors import (
     WriteOutcomeUnknown,
 )
 from .pagination import Page, iter_v1_pages, iter_v2_pages
+from .read_ahead import read_ahead
 from .session import PacedSession, body_of
 from .stats import RunStats
 
@@ -37,5 +38,6 @@ __all__ = [
     "body_of",
     "iter_v1_pages",
     "iter_v2_pages",
+    "read_ahead",
     "token_cost",
 ]

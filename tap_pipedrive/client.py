@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import pendulum
 from singer_sdk import Stream
 
-from pipedrive_client import Page
+from pipedrive_client import Page, read_ahead
 
 from .custom_fields import CustomField
 
@@ -188,7 +188,7 @@ class IncrementalStream(PipedriveStream):
         return self.v2_records(context)
 
     def v2_records(self, context: dict | None) -> Iterator[dict[str, Any]]:
-        for page in self.pages(context):
+        for page in read_ahead(self.pages(context)):
             yield from self.in_order(page.records, more=page.next is not None)
 
     def in_order(self, records: list[dict], more: bool) -> list[dict]:
@@ -223,9 +223,13 @@ class IncrementalStream(PipedriveStream):
         return params
 
     def v1_keyset_records(self, context: dict | None) -> Iterator[dict[str, Any]]:
+        for batch in read_ahead(self.v1_keyset_batches(context)):
+            yield from batch
+
+    def v1_keyset_batches(self, context: dict | None) -> Iterator[list[dict[str, Any]]]:
         """Oldest first through a v1 list, each page restarting at `updated_since` = the last
         second read (see the module docstring): an update during the read can not shift an
-        unread record behind the offset."""
+        unread record behind the offset. One batch of new records per page."""
         path, params = self.list_path(context), self.request_params(context)
         since, start = params["updated_since"], 0
         seen: set[tuple[Any, Any]] = set()  # versions already read on or after `since`
@@ -241,11 +245,14 @@ class IncrementalStream(PipedriveStream):
                     )
                 )
             )
-            for record in self.in_order(page.records, more=page.next is not None):
-                if _key(record) not in seen:
-                    yield record
+            ordered = self.in_order(page.records, more=page.next is not None)
+            batch = [record for record in ordered if _key(record) not in seen]
             if page.next is None or not page.records:
+                yield batch
                 return
+            # Where the next page starts is worked out before the batch is handed over: the
+            # SDK rewrites the records it is given (times to RFC 3339), and the versions in
+            # `seen` must stay in the API's own format to match the next page's.
             last = rfc3339(page.records[-1].get("update_time"))
             if last and last > since:
                 since, start = last, 0
@@ -253,6 +260,7 @@ class IncrementalStream(PipedriveStream):
             else:  # a whole page on one second: move through that second by offset
                 start += len(page.records)
                 seen.update(map(_key, page.records))
+            yield batch
 
 
 class NewestFirstStream(IncrementalStream):
