@@ -48,6 +48,7 @@ class Limits:
     # accounting
     requests: int = 0
     tokens: int = 0
+    work_seconds: float = 0.0
     max_in_window: int = 0
     statuses: Counter = field(default_factory=Counter)
     by_endpoint: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -119,11 +120,14 @@ class Limits:
             self._blocked_until = now + BLOCK_SECONDS
             self._rejected.clear()
 
-    def account(self, method: str, path: str, endpoint: str, status: int) -> None:
+    def account(
+        self, method: str, path: str, endpoint: str, status: int, work: float = 0.0
+    ) -> None:
         """Count a served request; answered errors cost nothing except 4xx validation."""
         cost = token_cost(method, path) if status < 429 else 0
         with self.lock:
             self.requests += 1
+            self.work_seconds += work
             self.tokens += cost
             self.tokens_today += cost
             self.statuses[str(status)] += 1
@@ -139,11 +143,13 @@ class Limits:
                 "status": dict(self.statuses),
                 "by_endpoint": {k: dict(v) for k, v in sorted(self.by_endpoint.items())},
                 "max_requests_in_2s": self.max_in_window,
+                "answer_seconds": round(self.work_seconds, 3),
             }
 
     def reset_stats(self) -> None:
         with self.lock:
             self.requests = self.tokens = self.max_in_window = 0
+            self.work_seconds = 0.0
             self.statuses.clear()
             self.by_endpoint.clear()
             self._all.clear()
