@@ -19,6 +19,8 @@ from tap_pipedrive.custom_fields import plan_columns, snake_case
         ("2026-03-01T12:00:05.551Z", False, "2026-03-01T12:00:05Z"),  # cut, not rounded
         ("2026-03-01T14:00:05+02:00", False, "2026-03-01T12:00:05Z"),
         ("2026-03-01 12:00:05", True, "2026-03-01T12:00:05.000Z"),
+        ("2026-03-01T12:00:05.5Z", True, "2026-03-01T12:00:05.500Z"),
+        ("2026-03-01T12:00:05.123456Z", True, "2026-03-01T12:00:05.123Z"),
         (None, False, None),
         ("", False, None),
     ],
