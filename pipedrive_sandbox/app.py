@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import render
-from .clock import parse_time
+from .clock import parse_time, v1_time
 from .store import FIELD_ENTITIES, Store
 from .table import ARCHIVED, DELETED, SortedView
 
@@ -36,6 +36,19 @@ V2_FIELDS = {
     "organizationFields": "organization_fields",
     "productFields": "product_fields",
     "activityFields": "activity_fields",
+}
+# The change feed's item types that the sandbox keeps, with the renderer of each.
+RECENT_ITEMS = {
+    "deal": ("deals", render.deal),
+    "person": ("persons", render.person),
+    "organization": ("organizations", render.organization),
+    "activity": ("activities", render.activity),
+    "product": ("products", render.product),
+    "pipeline": ("pipelines", render.pipeline),
+    "stage": ("stages", render.stage),
+    "note": ("notes", render.note),
+    "file": ("files", render.file),
+    "user": ("users", render.user),
 }
 V1_FILTERS = {"leads": ("owner_id", "person_id", "organization_id")}
 V2_FILTERS = ("owner_id", "person_id", "org_id", "deal_id", "pipeline_id", "stage_id", "type")
@@ -146,6 +159,8 @@ class Api:
             ("filters", "filters", render.filter_),
         ):
             r("GET", f"/api/v1/{path}", self._plain_list_handler(table, renderer))
+        r("GET", "/api/v1/noteFields", self._v1_list_handler("note_fields", render.field_v1))
+        r("GET", "/api/v1/recents", self.recents)
         r("GET", "/api/v1/mailbox/mailThreads", self.mail_threads)
         r("GET", "/api/v1/mailbox/mailThreads/{rid}/mailMessages", self.thread_messages)
         r(
@@ -343,6 +358,43 @@ class Api:
             return 200, {"success": True, "data": renderer(row)}
 
         return handler
+
+    def recents(self, query: dict, **_: Any) -> tuple[int, Any]:
+        """Everything of the given item types changed since a time, oldest change first."""
+        since = _time_param(query, "since_timestamp")
+        if since is None:
+            raise BadRequest("Parameter since_timestamp is required")
+        items = [x for x in (query.get("items") or "").split(",") if x] or list(RECENT_ITEMS)
+        unknown = [x for x in items if x not in RECENT_ITEMS]
+        if unknown:
+            raise BadRequest(f"Unknown items: {', '.join(unknown)}")
+        start, limit = _int_param(query, "start", 0), _limit(query, 500, default=100)
+        changed = []
+        for item in items:
+            table, renderer = RECENT_ITEMS[item]
+            rows = self.store.sorted_rows(table, "update_time")
+            for i in range(rows.first_at_or_after(since), len(rows)):
+                if not rows.flags(i) & DELETED:
+                    changed.append((rows.value(i), item, rows.key(i), renderer))
+        changed.sort(key=lambda c: (c[0], c[1], str(c[2])))
+        page = changed[start : start + limit]
+        more = start + limit < len(changed)
+        data = [
+            {"item": item, "id": rid, "data": renderer(self.store.get(RECENT_ITEMS[item][0], rid))}
+            for _, item, rid, renderer in page
+        ]
+        pagination = {"start": start, "limit": limit, "more_items_in_collection": more}
+        if more:
+            pagination["next_start"] = start + limit
+        return 200, {
+            "success": True,
+            "data": data or None,
+            "additional_data": {
+                "since_timestamp": query["since_timestamp"],
+                "last_timestamp_on_page": v1_time(page[-1][0]) if page else None,
+                "pagination": pagination,
+            },
+        }
 
     def mail_threads(self, query: dict, **_: Any) -> tuple[int, Any]:
         folder = query.get("folder")

@@ -57,6 +57,7 @@ FIELD_ENTITIES = {
     "organization_fields": "organizations",
     "product_fields": "products",
     "activity_fields": "activities",
+    "note_fields": "notes",  # v1 only
 }
 SYSTEM_FIELDS = {
     "deals": [
@@ -86,6 +87,15 @@ SYSTEM_FIELDS = {
         ("Product code", "code", "varchar"),
         ("Unit", "unit", "varchar"),
         ("Tax", "tax", "double"),
+    ],
+    "notes": [
+        ("Content", "content", "text"),
+        ("Deal", "deal_id", "deal"),
+        ("Person", "person_id", "people"),
+        ("Organization", "org_id", "org"),
+        ("User", "user_id", "user"),
+        ("Add time", "add_time", "date"),
+        ("Update time", "update_time", "date"),
     ],
     "activities": [
         ("Subject", "subject", "varchar"),
