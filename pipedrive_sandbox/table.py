@@ -142,7 +142,9 @@ class Table(MutableMapping):
         order = self._base_orders.get(field)
         if order is None:
             indices = range(1, self.n + 1)
-            if field is None and self.keys_by_index is None:
+            if not self.n:
+                order = array("q")
+            elif field is None and self.keys_by_index is None:
                 order = array("q", indices)
             elif field is None:
                 order = array("q", sorted(indices, key=self.keys_by_index.__getitem__))

@@ -136,3 +136,22 @@ def test_same_seed_same_data_other_seed_other_data(sandbox_factory) -> None:
     first = get(a, "/api/v2/persons", limit=500)["data"]
     assert first == get(b, "/api/v2/persons", limit=500)["data"]
     assert first != get(c, "/api/v2/persons", limit=500)["data"]
+
+
+def test_recents_lists_changes_since_a_time_of_the_given_items(sandbox) -> None:
+    files = all_v1(sandbox, "/api/v1/files", limit=100, sort="update_time DESC")
+    pivot = files[len(files) // 2]["update_time"]
+    changed = all_v1(sandbox, "/api/v1/recents", since_timestamp=pivot, items="file", limit=7)
+    assert {c["item"] for c in changed} == {"file"}
+    assert sorted(c["id"] for c in changed) == sorted(
+        f["id"] for f in files if f["update_time"] >= pivot
+    )
+    assert all(c["data"]["id"] == c["id"] for c in changed)
+    body = get(sandbox, "/api/v1/recents", since_timestamp=pivot, items="file,user")
+    assert {c["item"] for c in body["data"]} <= {"file", "user"}
+    assert call(sandbox, "GET", "/api/v1/recents", params={"items": "file"}).status_code == 400
+
+
+def test_note_fields_are_listed_in_v1(sandbox) -> None:
+    keys = {f["key"] for f in get(sandbox, "/api/v1/noteFields")["data"]}
+    assert {"content", "deal_id", "update_time"} <= keys
