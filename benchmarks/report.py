@@ -1,0 +1,319 @@
+"""RESULTS.md and results.png from one run's figures (results.json), each goal marked met or not.
+
+.venv/bin/python benchmarks/report.py [benchmarks/results.json]   (re-renders only)
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
+def ratio(a: float, b: float) -> float:
+    return a / b if b else float("inf")
+
+
+def goals(r: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(goal, measured, verdict) for every goal of the benchmark issue."""
+    rows = []
+    t = r["throughput"]
+    ours, peer = t["ours"]["default"], t["peer"]
+    x = ratio(ours["records_per_s"], peer["records_per_s"])
+    rows.append(
+        (
+            "throughput ≥ 1.5x the peer's records/s",
+            f"{ours['records_per_s']:,} vs {peer['records_per_s']:,} records/s = {x:.2f}x",
+            verdict(x >= 1.5),
+        )
+    )
+    c = r["api_cost"]["ours"]
+    x = ratio(c["full"]["tokens"], c["bound_full"]["tokens"])
+    rows.append(
+        (
+            "full sync tokens ≤ 1.05x the lower bound",
+            f"{c['full']['tokens']:,} vs {c['bound_full']['tokens']:,} tokens = {x:.3f}x",
+            verdict(x <= 1.05),
+        )
+    )
+    n, bound = c["no_change"]["requests"], c["bound_no_change"]["requests"]
+    rows.append(
+        (
+            "no-change run ≤ 1 request per stream",
+            f"{n} requests for {bound} stream lists",
+            verdict(n <= bound),
+        )
+    )
+    rl = r["rate_limited"]
+    rows.append(
+        (
+            "rate-limited wall time within 10% of the bound, zero 429s",
+            f"{rl['seconds']} s vs {rl['bound_seconds']} s = {rl['ratio']}x; "
+            f"{rl['answered_429']} answered 429",
+            verdict(rl["ratio"] is not None and rl["ratio"] <= 1.10 and rl["answered_429"] == 0),
+        )
+    )
+    small, big = r["scale"][0], r["scale"][-1]
+    mem = ratio(big["peak_rss_mb"], small["peak_rss_mb"])
+    rows.append(
+        (
+            "scale: memory flat (within 20%)",
+            f"{small['peak_rss_mb']} MB at {small['records']:,} records, "
+            f"{big['peak_rss_mb']} MB at {big['records']:,} = {mem:.2f}x",
+            verdict(mem <= 1.20),
+        )
+    )
+    per_small = small["seconds"] / small["records"]
+    per_big = big["seconds"] / big["records"]
+    lin = ratio(per_big, per_small)
+    rows.append(
+        (
+            "scale: time linear (time per record within 20%)",
+            f"{per_small * 1e6:.0f} µs/record at {small['records']:,}, "
+            f"{per_big * 1e6:.0f} µs/record at {big['records']:,} = {lin:.2f}x",
+            verdict(lin <= 1.20),
+        )
+    )
+    tg = r["target"]
+    x = ratio(tg["naive"]["tokens"], tg["ours"]["tokens"])
+    # Every email must become an activity: those creations alone set a floor on tokens.
+    activities = tg["ours"]["by_endpoint"].get("POST /api/v2/activities", {}).get("tokens", 0)
+    floor = activities / tg["ours"]["messages"]
+    rows.append(
+        (
+            "target: ≥ 10x fewer tokens than search-and-create",
+            f"{tg['ours']['tokens_per_message']} vs {tg['naive']['tokens_per_message']} "
+            f"tokens/message = {x:.1f}x fewer; creating the one activity each email needs "
+            f"costs {floor:.1f} tokens/message, so no writer can do better than "
+            f"{ratio(tg['naive']['tokens_per_message'], floor):.1f}x",
+            verdict(x >= 10),
+        )
+    )
+    return rows
+
+
+def table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def markdown(r: dict[str, Any]) -> str:
+    m = r["machine"]
+    t, c, rl, tg = r["throughput"], r["api_cost"], r["rate_limited"], r["target"]
+    parts = [
+        "# Benchmark results",
+        "",
+        "Written by `benchmarks/run_all.py` from one run; every figure below was measured in it"
+        + (" (**quick smoke run: small sizes, not figures to quote**)." if r["quick"] else "."),
+        f"Machine: {m['platform']}, Python {m['python']}, {m['cpus']} CPUs ({m['processor']}), "
+        f"{m['date']}. Sandbox and tap run as separate processes on the same machine; requests "
+        "and tokens are the sandbox's own counters; peak RSS is the tap process's maximum "
+        "resident set, from GNU time.",
+        "",
+        "![results](results.png)",
+        "",
+        "## Goals",
+        "",
+        table(["goal", "measured", "verdict"], [list(g) for g in goals(r)]),
+        "",
+        f"## Throughput at zero latency (size {t['size']}, main streams, full sync)",
+        "",
+        table(
+            ["contender", "records", "seconds", "records/s", "peak RSS MB"],
+            [
+                [
+                    f"ours: {name}",
+                    row["records"],
+                    row["seconds"],
+                    row["records_per_s"],
+                    row["peak_rss_mb"],
+                ]
+                for name, row in t["ours"].items()
+            ]
+            + [
+                [
+                    "singer-io tap-pipedrive 2.1.0",
+                    t["peer"]["records"],
+                    t["peer"]["seconds"],
+                    t["peer"]["records_per_s"],
+                    t["peer"]["peak_rss_mb"],
+                ]
+            ],
+        ),
+        "",
+        "Records per stream, ours: "
+        + ", ".join(f"{k} {v}" for k, v in t["ours"]["default"]["per_stream"].items())
+        + ". The peer's: "
+        + ", ".join(f"{k} {v}" for k, v in t["peer"]["per_stream"].items())
+        + ".",
+        "",
+        f"## API cost (size {c['size']}, every stream each tap selects by default)",
+        "",
+        table(
+            ["run", "records", "requests", "tokens"],
+            [
+                [
+                    "ours: full sync",
+                    c["ours"]["full"]["records"],
+                    c["ours"]["full"]["requests"],
+                    c["ours"]["full"]["tokens"],
+                ],
+                [
+                    "lower bound for the same records",
+                    "",
+                    c["ours"]["bound_full"]["requests"],
+                    c["ours"]["bound_full"]["tokens"],
+                ],
+                [
+                    "ours: no-change incremental",
+                    c["ours"]["no_change"]["records"],
+                    c["ours"]["no_change"]["requests"],
+                    c["ours"]["no_change"]["tokens"],
+                ],
+                [
+                    "bound: one request per stream list",
+                    "",
+                    c["ours"]["bound_no_change"]["requests"],
+                    "",
+                ],
+                [
+                    "peer: full sync",
+                    c["peer"]["full"]["records"],
+                    c["peer"]["full"]["requests"],
+                    c["peer"]["full"]["tokens"],
+                ],
+                [
+                    "peer: second run from its state",
+                    c["peer"]["no_change"]["records"],
+                    c["peer"]["no_change"]["requests"],
+                    c["peer"]["no_change"]["tokens"],
+                ],
+            ],
+        ),
+        "",
+        f"## Under the {rl['plan']} plan's rate limit ({rl['limit_per_2s']} requests per 2 s) "
+        f"with {rl['latency_s'] * 1000:.0f} ms latency ({rl['records']:,} records, main streams)",
+        "",
+        table(
+            [
+                "requests",
+                "wall s",
+                "bound s",
+                "ratio",
+                "bound set by",
+                "sandbox answer time s",
+                "ratio to bound + answer time",
+                "429s",
+                "most in any 2 s",
+            ],
+            [
+                [
+                    rl["requests"],
+                    rl["seconds"],
+                    rl["bound_seconds"],
+                    rl["ratio"],
+                    rl["bound_is"],
+                    rl["answer_seconds"],
+                    rl["ratio_with_answer_time"],
+                    rl["answered_429"],
+                    rl["max_requests_in_2s"],
+                ]
+            ],
+        ),
+        "",
+        "## Scale (main streams, full sync, the large company's proportions)",
+        "",
+        table(
+            ["records", "seconds", "records/s", "peak RSS MB", "sandbox start s"],
+            [
+                [
+                    s["records"],
+                    s["seconds"],
+                    s["records_per_s"],
+                    s["peak_rss_mb"],
+                    s["sandbox_start_s"],
+                ]
+                for s in r["scale"]
+            ],
+        ),
+        "",
+        f"## Target ({tg['ours']['messages']:,} messages over 200 counterparts)",
+        "",
+        table(
+            ["run", "requests", "tokens", "requests/message", "tokens/message"],
+            [
+                [
+                    row["run"],
+                    row["requests"],
+                    row["tokens"],
+                    row["requests_per_message"],
+                    row["tokens_per_message"],
+                ]
+                for row in (tg["ours"], tg["naive"])
+            ],
+        ),
+        "",
+        f"A rerun of the same input: {tg['ours']['rerun']['requests']} requests, "
+        f"{tg['ours']['rerun']['tokens']} tokens, objects created: "
+        f"{tg['ours']['rerun']['created'] or 'none'}.",
+        "",
+    ]
+    return "\n".join(parts)
+
+
+def plot(r: dict[str, Any], path: Path) -> None:
+    t, c = r["throughput"], r["api_cost"]
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8))
+    names = [f"ours\n{n}" for n in t["ours"]] + ["singer-io\n2.1.0"]
+    rows = [*t["ours"].values(), t["peer"]]
+    axes[0][0].bar(names, [row["records_per_s"] for row in rows], color="tab:blue")
+    axes[0][0].set_title("records/s, full sync at zero latency")
+    axes[0][1].bar(names, [row["peak_rss_mb"] for row in rows], color="tab:orange")
+    axes[0][1].set_title("peak RSS of the tap, MB")
+    for ax in axes[0]:
+        ax.tick_params(axis="x", labelsize=8)
+    labels = ["ours full", "bound full", "peer full", "ours no-change", "peer 2nd run"]
+    values = [
+        c["ours"]["full"]["tokens"],
+        c["ours"]["bound_full"]["tokens"],
+        c["peer"]["full"]["tokens"],
+        c["ours"]["no_change"]["tokens"],
+        c["peer"]["no_change"]["tokens"],
+    ]
+    axes[1][0].bar(labels, values, color="tab:green")
+    axes[1][0].set_title("API tokens (sandbox counters)")
+    axes[1][0].tick_params(axis="x", labelsize=8)
+    scale = r["scale"]
+    xs = [s["records"] for s in scale]
+    axes[1][1].plot(xs, [s["seconds"] for s in scale], "o-", label="seconds")
+    axes[1][1].set_xscale("log")
+    axes[1][1].set_yscale("log")
+    axes[1][1].set_xlabel("records")
+    ax2 = axes[1][1].twinx()
+    ax2.plot(xs, [s["peak_rss_mb"] for s in scale], "s--", color="tab:red", label="peak RSS MB")
+    ax2.set_ylim(0, max(s["peak_rss_mb"] for s in scale) * 1.5)
+    axes[1][1].set_title("scale: time (log) and peak RSS (MB, dashed)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def write(results: dict[str, Any], out: Path) -> None:
+    (out / "RESULTS.md").write_text(markdown(results))
+    plot(results, out / "results.png")
+
+
+if __name__ == "__main__":
+    source = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent / "results.json")
+    write(json.loads(source.read_text()), source.parent)

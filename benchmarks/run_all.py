@@ -1,0 +1,266 @@
+"""Every benchmark side by side in one run; writes benchmarks/RESULTS.md and benchmarks/results.png.
+
+    .venv/bin/pip install -e '.[test,bench]' && .venv/bin/python benchmarks/run_all.py
+
+Sections (each on a fresh sandbox process with seed 1, so every contender reads the same data):
+throughput and peak RSS against singer-io tap-pipedrive 2.1.0 and across SDK settings; API cost
+against the peer and the lower bound; wall time under a plan's rate limit with 100 ms latency;
+scale at 100k and 1M records; the target's tokens per message. `--quick` shrinks the sizes for
+a smoke run (its figures are not the ones to quote).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import harness
+import peer
+import report
+import target_cost
+
+from pipedrive_client.config import PLAN_BURST_LIMITS
+from pipedrive_client.costs import token_cost
+from pipedrive_sandbox.generator import SIZES
+
+HERE = Path(__file__).resolve().parent
+MAIN_STREAMS = {
+    "deals",
+    "persons",
+    "organizations",
+    "activities",
+    "products",
+    "notes",
+    "files",
+    "leads",
+}
+# Where each stream's records come from: (list, list of its archived records or None, page max).
+LISTS = {
+    "deals": ("/api/v2/deals", "/api/v2/deals/archived", 500),
+    "persons": ("/api/v2/persons", None, 500),
+    "organizations": ("/api/v2/organizations", None, 500),
+    "activities": ("/api/v2/activities", None, 500),
+    "products": ("/api/v2/products", None, 500),
+    "notes": ("/api/v1/notes", None, 500),
+    "files": ("/api/v1/files", None, 100),
+    "leads": ("/api/v1/leads", "/api/v1/leads/archived", 500),
+    "pipelines": ("/api/v2/pipelines", None, 500),
+    "stages": ("/api/v2/stages", None, 500),
+    "users": ("/api/v1/users", None, 10**9),
+    "activity_types": ("/api/v1/activityTypes", None, 10**9),
+    "lead_labels": ("/api/v1/leadLabels", None, 10**9),
+    "currencies": ("/api/v1/currencies", None, 10**9),
+    "filters": ("/api/v1/filters", None, 10**9),
+    "deal_fields": ("/api/v2/dealFields", None, 500),
+    "person_fields": ("/api/v2/personFields", None, 500),
+    "organization_fields": ("/api/v2/organizationFields", None, 500),
+    "product_fields": ("/api/v2/productFields", None, 500),
+    "activity_fields": ("/api/v2/activityFields", None, 500),
+}
+LARGE_TOTAL = 1_000_000
+
+
+def scaled_counts(records: int) -> dict[str, int]:
+    """Counts per entity in the large company's proportions, `records` main records in all."""
+    large = SIZES["large"]
+    main = sum(large[e] for e in MAIN_STREAMS)
+    return {
+        e: max(1, round(n * records / main)) if e in MAIN_STREAMS else n for e, n in large.items()
+    }
+
+
+def lower_bound(run: harness.TapRun) -> dict[str, int]:
+    """The fewest requests and tokens that can deliver these records: every list read in pages
+    of its maximum size (archived records come only from their own list), each page costing
+    the endpoint's tokens; a list that returns nothing still takes one request."""
+    requests = tokens = 0
+    for stream, count in run.records.items():
+        listing, archived_listing, page = LISTS[stream]
+        archived = run.archived[stream] if archived_listing else 0
+        for path, n in ((listing, count - archived), (archived_listing, archived)):
+            if path is None:
+                continue
+            pages = max(1, math.ceil(n / page))
+            requests += pages
+            tokens += pages * token_cost("GET", path)
+    return {"requests": requests, "tokens": tokens}
+
+
+def streams_read(run: harness.TapRun) -> int:
+    return sum(1 + (LISTS[s][1] is not None) for s in run.records)
+
+
+def throughput(size: str, work: Path) -> dict[str, Any]:
+    out: dict[str, Any] = {"size": size, "ours": {}}
+    with harness.sandbox(size) as sb:
+        for variant in harness.VARIANTS:
+            run = harness.ours(sb, work, MAIN_STREAMS, variant=variant)
+            out["ours"][variant] = summary(run)
+        venv = peer.ensure_peer_venv()
+        out["peer"] = peer_summary(peer.run_peer(sb.api_url, sb.token, "2020-01-01", work, venv))
+    return out
+
+
+def summary(run: harness.TapRun, stats: dict | None = None) -> dict[str, Any]:
+    row = {
+        "records": run.total,
+        "seconds": round(run.seconds, 2),
+        "records_per_s": round(run.per_second),
+        "peak_rss_mb": round(run.peak_rss_mb, 1),
+        "per_stream": dict(sorted(run.records.items())),
+    }
+    if stats is not None:
+        row.update(requests=stats["requests"], tokens=stats["tokens"], status=stats["status"])
+    return row
+
+
+def peer_summary(result: dict) -> dict[str, Any]:
+    return {
+        "records": result["records"],
+        "seconds": round(result["seconds"], 2),
+        "records_per_s": round(result["records"] / result["seconds"]) if result["seconds"] else 0,
+        "peak_rss_mb": round(result["peak_rss_mb"], 1),
+        "per_stream": result["per_stream"],
+        "returncode": result["returncode"],
+    }
+
+
+def api_cost(size: str, work: Path) -> dict[str, Any]:
+    out: dict[str, Any] = {"size": size}
+    with harness.sandbox(size) as sb:
+        sb.reset_stats()
+        full = harness.ours(sb, work, None)
+        full_stats = sb.stats()
+        sb.reset_stats()
+        again = harness.ours(sb, work, None, state=full.state)
+        again_stats = sb.stats()
+        out["ours"] = {
+            "full": summary(full, full_stats),
+            "no_change": summary(again, again_stats),
+            "bound_full": lower_bound(full),
+            "bound_no_change": {"requests": streams_read(full)},
+        }
+        venv = peer.ensure_peer_venv()
+        sb.reset_stats()
+        first = peer.run_peer(sb.api_url, sb.token, "2020-01-01", work, venv)
+        first_stats = sb.stats()
+        sb.reset_stats()
+        second = peer.run_peer(
+            sb.api_url, sb.token, "2020-01-01", work, venv, state=first.get("state")
+        )
+        second_stats = sb.stats()
+        out["peer"] = {
+            "full": {**peer_summary(first), **pick(first_stats)},
+            "no_change": {**peer_summary(second), **pick(second_stats)},
+        }
+    return out
+
+
+def pick(stats: dict) -> dict[str, Any]:
+    return {"requests": stats["requests"], "tokens": stats["tokens"], "status": stats["status"]}
+
+
+def rate_limited(records: int, plan: str, latency: float, work: Path) -> dict[str, Any]:
+    """A full sync of the main streams on a plan's burst limit with added latency. The bound is
+    what no client can beat: one request at a time costs the latency each, and the sliding
+    window lets `limit` requests through per 2 s after the first burst."""
+    limit = PLAN_BURST_LIMITS[plan]
+    counts = scaled_counts(records)
+    with harness.sandbox("large", counts=counts, plan=plan, faults=f"latency={latency}") as sb:
+        sb.reset_stats()
+        run = harness.ours(sb, work, MAIN_STREAMS, plan=plan, max_requests_per_2s=limit)
+        stats = sb.stats()
+    n = stats["requests"]
+    rate_bound = 2.0 * max(0, math.ceil(n / limit) - 1)
+    latency_bound = n * latency
+    bound = max(rate_bound, latency_bound)
+    return {
+        "records": run.total,
+        "plan": plan,
+        "limit_per_2s": limit,
+        "latency_s": latency,
+        "requests": n,
+        "status": stats["status"],
+        "answered_429": stats["status"].get("429", 0),
+        "max_requests_in_2s": stats.get("max_requests_in_2s"),
+        "seconds": round(run.seconds, 2),
+        "bound_seconds": round(bound, 2),
+        "bound_is": "rate limit" if rate_bound >= latency_bound else "latency",
+        "ratio": round(run.seconds / bound, 3) if bound else None,
+        # The sandbox's own time to make the answers comes on top of the injected latency for a
+        # client with one request in flight; the live API's does too.
+        "answer_seconds": stats.get("answer_seconds"),
+        "ratio_with_answer_time": round(run.seconds / (bound + stats["answer_seconds"]), 3)
+        if bound
+        else None,
+    }
+
+
+def scale(totals: list[int], work: Path) -> list[dict[str, Any]]:
+    rows = []
+    for total in totals:
+        with harness.sandbox("large", counts=scaled_counts(total)) as sb:
+            sb.reset_stats()
+            run = harness.ours(sb, work, MAIN_STREAMS)
+            stats = sb.stats()
+            rows.append(
+                {
+                    "target_records": total,
+                    "sandbox_start_s": round(sb.started_in, 1),
+                    **summary(run, stats),
+                }
+            )
+    return rows
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
+    parser.add_argument("--out", default=str(HERE), help="where RESULTS.md and the plot go")
+    args = parser.parse_args(argv)
+    size = "small" if args.quick else "medium"
+    totals = [2_000, 10_000] if args.quick else [100_000, LARGE_TOTAL]
+    results: dict[str, Any] = {"machine": machine(), "quick": args.quick}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        steps = (
+            ("throughput", lambda: throughput(size, work)),
+            ("api_cost", lambda: api_cost(size, work)),
+            ("rate_limited", lambda: rate_limited(totals[0], "lite", 0.1, work)),
+            ("scale", lambda: scale(totals, work)),
+            ("target", target_cost.compare),
+        )
+        for name, step in steps:
+            started = time.perf_counter()
+            print(f"# {name} ...", file=sys.stderr, flush=True)
+            results[name] = step()
+            print(f"# {name}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    out = Path(args.out)
+    (out / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    report.write(results, out)
+    print(f"wrote {out / 'RESULTS.md'} and {out / 'results.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
