@@ -275,7 +275,7 @@ def markdown(r: dict[str, Any]) -> str:
 def plot(r: dict[str, Any], path: Path) -> None:
     t, c = r["throughput"], r["api_cost"]
     fig, axes = plt.subplots(2, 2, figsize=(12, 8))
-    names = [f"ours\n{n}" for n in t["ours"]] + ["singer-io\n2.1.0"]
+    names = ["ours\n" + n.replace("+", "\n+") for n in t["ours"]] + ["singer-io\n2.1.0"]
     rows = [*t["ours"].values(), t["peer"]]
     axes[0][0].bar(names, [row["records_per_s"] for row in rows], color="tab:blue")
     axes[0][0].set_title("records/s, full sync at zero latency")
