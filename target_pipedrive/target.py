@@ -10,6 +10,7 @@ from typing import Any
 
 from singer_sdk import Target
 from singer_sdk import typing as th
+from singer_sdk.singerlib.exceptions import InvalidInputLine
 from singer_sdk.sinks import BatchSink
 
 from pipedrive_client import (
@@ -24,6 +25,7 @@ from .classify import Thresholds
 from .engagement import AUTOMATED_LOCAL_PARTS, OwnSide
 from .ledger import Ledger
 from .plan import Plan
+from .reader import QuietSingerReader
 from .records import InvalidRecord, parse_event, parse_message
 from .writer import Writer, WriterSettings
 
@@ -198,6 +200,7 @@ class TargetPipedrive(Target):
     name = "target-pipedrive"
     package_name = "pipedrive-connectors"
     config_jsonschema = SETTINGS
+    message_reader_class = QuietSingerReader
     # One writer and one ledger connection: drain the sinks one after another.
     max_parallelism = 1
 
@@ -352,6 +355,14 @@ def main() -> None:
         sys.exit(1)
     except (PipedriveError, InvalidRecord) as exc:
         print(f"target-pipedrive: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except InvalidInputLine as exc:
+        line = str(exc).removeprefix("Unable to parse line as JSON: ")
+        print(
+            f"target-pipedrive: an input line is not Singer JSON ({line[:80]!r}). Fix the input "
+            "and run again: the ledger keeps whatever was written from being written twice.",
+            file=sys.stderr,
+        )
         sys.exit(1)
     if isinstance(exit_code, int) and exit_code:
         sys.exit(exit_code)

@@ -30,3 +30,14 @@ def sandbox_factory() -> Iterator[Callable[..., Sandbox]]:
     yield start
     for sb in started:
         sb.stop()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Soak runs are long: only on demand (`pytest -m soak`); the default run, CI's, leaves
+    them out."""
+    if "soak" in (config.getoption("markexpr") or ""):
+        return
+    soak = [item for item in items if "soak" in item.keywords]
+    if soak:
+        config.hook.pytest_deselected(items=soak)
+        items[:] = [item for item in items if "soak" not in item.keywords]
