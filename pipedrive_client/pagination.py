@@ -20,6 +20,11 @@ logger = logging.getLogger("pipedrive_client")
 # v2 lists answer an empty result with `data: []`, so on v2 every `data: null` page is suspect:
 # believing one on a first page would, for field definitions, drop every custom column.
 EMPTY_CONTINUATION_REREADS = 3
+# The first page of a v1 list answers `data: null` when the list is empty, which a glitch looks
+# exactly like. Believing a glitch drops a whole stream for the run (and, in a full-refresh run
+# of a reference stream, its whole table downstream), so it is read once more: a list that is
+# really empty costs one extra request.
+EMPTY_FIRST_PAGE_REREADS = 1
 
 
 @dataclass(frozen=True)
@@ -39,7 +44,7 @@ def iter_v2_pages(
     params = {**(params or {}), "limit": limit}
     while True:
         page_params = {**params, "cursor": cursor} if cursor else params
-        body = _get_page(session, path, page_params, continuation=True)
+        body = _get_page(session, path, page_params, EMPTY_CONTINUATION_REREADS)
         cursor = ((body.get("additional_data") or {}).get("next_cursor")) or None
         yield Page(body.get("data") or [], cursor, body)
         if cursor is None:
@@ -58,9 +63,10 @@ def iter_v1_pages(
     keyset restarts at start=0 with a moved filter), so `data: null` there is re-read too."""
     params = {**(params or {}), "limit": limit}
     while True:
-        body = _get_page(
-            session, path, {**params, "start": start}, continuation=continuation or start > 0
+        rereads = (
+            EMPTY_CONTINUATION_REREADS if continuation or start > 0 else EMPTY_FIRST_PAGE_REREADS
         )
+        body = _get_page(session, path, {**params, "start": start}, rereads)
         records = body.get("data") or []
         more, next_start = _v1_pagination(body, start, len(records))
         if more and next_start <= start:
@@ -79,17 +85,15 @@ def iter_records(pages: Iterator[Page]) -> Iterator[dict[str, Any]]:
 
 
 def _get_page(
-    session: PacedSession, path: str, params: Mapping[str, Any], continuation: bool
+    session: PacedSession, path: str, params: Mapping[str, Any], rereads: int
 ) -> dict[str, Any]:
-    for attempt in range(EMPTY_CONTINUATION_REREADS + 1):
+    for attempt in range(rereads + 1):
         body = body_of(session.get(path, params=params)) or {}
-        if body.get("data") is not None or not continuation:
+        if body.get("data") is not None:
             return body
-        if attempt < EMPTY_CONTINUATION_REREADS:
+        if attempt < rereads:
             session.stats.record_retry(0.0)
-            logger.info(
-                "GET %s: a continuation page came back with data null; reading it again.", path
-            )
+            logger.info("GET %s: a page came back with data null; reading it again.", path)
     return body
 
 

@@ -69,7 +69,16 @@ def test_pages_stream_one_at_a_time(server, make_client) -> None:
     assert len(server.requests_to("/api/v1/notes")) == 1  # nothing fetched ahead
 
 
-def test_null_data_is_an_empty_page(server, make_client) -> None:
+def test_a_glitched_null_first_page_does_not_empty_the_list(server, make_client) -> None:
+    """A `data: null` first page followed by the real one: every record is read."""
+    server.on("/api/v1/notes", Reply(body={"success": True, "data": None}))
+    server.handler_for("/api/v1/notes", v1_pages(nested=True))
+    assert [r["id"] for r in make_client().list_notes()] == IDS
+
+
+def test_null_data_on_a_first_page_is_read_once_more_then_taken_as_empty(
+    server, make_client
+) -> None:
     server.on(
         "/api/v1/notes",
         Reply(
@@ -84,7 +93,7 @@ def test_null_data_is_an_empty_page(server, make_client) -> None:
     )
     client = make_client()
     assert list(client.list_notes()) == []
-    assert len(server.requests_to("/api/v1/notes")) == 1
+    assert len(server.requests_to("/api/v1/notes")) == 2
 
 
 def test_null_continuation_page_is_read_again_not_taken_as_the_end(server, make_client) -> None:
