@@ -6,7 +6,10 @@ import random
 import threading
 from dataclasses import dataclass, fields
 
-KINDS = ("5xx", "reset", "cutoff", "nonjson", "429bare", "nulldata")
+KINDS = ("5xx", "reset", "cutoff", "nonjson", "429bare", "429burst", "nulldata")
+# A 429 burst answers this many requests in a row with 429 and Retry-After, as when another
+# client spends the same token's budget.
+BURST_LENGTH = 3
 
 
 @dataclass
@@ -18,6 +21,7 @@ class FaultConfig:
     cutoff: float = 0.0
     nonjson: float = 0.0
     bare_429: float = 0.0
+    burst_429: float = 0.0
     nulldata: float = 0.0
     latency: float = 0.0
     jitter: float = 0.0
@@ -30,7 +34,7 @@ class FaultConfig:
             return spec
         if isinstance(spec, str):
             spec = dict(part.split("=", 1) for part in spec.split(",") if part.strip())
-        alias = {"5xx": "share_5xx", "429bare": "bare_429"}
+        alias = {"5xx": "share_5xx", "429bare": "bare_429", "429burst": "burst_429"}
         known = {f.name for f in fields(cls)}
         values = {}
         for key, value in spec.items():
@@ -46,6 +50,7 @@ class FaultInjector:
         self.config = config
         self._rng = random.Random(config.seed if config else 1)
         self._lock = threading.Lock()
+        self._burst_left = 0
 
     def draw(self) -> tuple[str | None, float]:
         """The fault for the next request (or None) and the latency to add."""
@@ -55,6 +60,9 @@ class FaultInjector:
         with self._lock:
             latency = c.latency + (self._rng.uniform(0, c.jitter) if c.jitter else 0.0)
             roll = self._rng.random()
+            if self._burst_left:
+                self._burst_left -= 1
+                return "429burst", latency
         edge = 0.0
         for kind, share in (
             ("5xx", c.share_5xx),
@@ -62,9 +70,13 @@ class FaultInjector:
             ("cutoff", c.cutoff),
             ("nonjson", c.nonjson),
             ("429bare", c.bare_429),
+            ("429burst", c.burst_429),
             ("nulldata", c.nulldata),
         ):
             edge += share
             if roll < edge:
+                if kind == "429burst":
+                    with self._lock:
+                        self._burst_left = BURST_LENGTH - 1
                 return kind, latency
         return None, latency

@@ -166,6 +166,10 @@ class Sandbox:
         if fault == "429bare":
             self.limits.account(method, path, endpoint, 429)
             return 429, {}, orjson.dumps(error(429, "Request over limit")[1]), None
+        if fault == "429burst":
+            self.limits.account(method, path, endpoint, 429)
+            headers = {**verdict.headers, "Retry-After": "1", "x-ratelimit-remaining": "0"}
+            return 429, headers, orjson.dumps(error(429, "Request over limit")[1]), None
         if fault == "5xx":
             self.limits.account(method, path, endpoint, 503)
             return 503, verdict.headers, orjson.dumps(error(503, "Service unavailable")[1]), None

@@ -67,7 +67,7 @@ def _outcome(sb) -> str:
     except requests.exceptions.ChunkedEncodingError:
         return "cutoff"
     if response.status_code == 429:
-        return "429bare" if "Retry-After" not in response.headers else "429"
+        return "429bare" if "Retry-After" not in response.headers else "429burst"
     if response.status_code >= 500:
         return "5xx" if response.headers["Content-Type"] == "application/json" else "nonjson"
     try:
@@ -78,13 +78,25 @@ def _outcome(sb) -> str:
 
 
 def test_each_fault_kind_happens_and_is_deterministic(sandbox_factory) -> None:
-    faults = "5xx=0.1,reset=0.1,cutoff=0.1,nonjson=0.1,429bare=0.1,nulldata=0.1"
+    faults = "5xx=0.1,reset=0.1,cutoff=0.1,nonjson=0.1,429bare=0.1,429burst=0.05,nulldata=0.1"
     runs = []
     for _ in range(2):
         sb = sandbox_factory(faults=faults)
-        runs.append([_outcome(sb) for _ in range(80)])
+        runs.append([_outcome(sb) for _ in range(100)])
     assert runs[0] == runs[1]
-    assert set(runs[0]) == {"ok", "5xx", "reset", "cutoff", "nonjson", "429bare", "nulldata"}
+    assert set(runs[0]) == {
+        "ok",
+        "5xx",
+        "reset",
+        "cutoff",
+        "nonjson",
+        "429bare",
+        "429burst",
+        "nulldata",
+    }
+    # a burst is several 429s in a row
+    text = ",".join(runs[0])
+    assert ",".join(["429burst"] * 3) in text
 
 
 def test_latency_is_added(sandbox_factory) -> None:
