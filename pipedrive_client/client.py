@@ -9,7 +9,7 @@ from typing import Any
 
 from .config import ClientConfig
 from .errors import ApiError
-from .pagination import Page, iter_records, iter_v1_pages, iter_v2_pages
+from .pagination import Page, get_unpaged, iter_records, iter_v1_pages, iter_v2_pages
 from .session import PacedSession, body_of
 from .stats import RunStats
 
@@ -73,6 +73,9 @@ class PipedriveClient:
         continuation: bool = False,
     ) -> Iterator[Page]:
         return iter_v1_pages(self.session, path, params, limit, start, continuation)
+
+    def v1_unpaged(self, path: str) -> Page:
+        return get_unpaged(self.session, path)
 
     def v2_list(self, path: str, **params: Any) -> Iterator[dict[str, Any]]:
         return iter_records(self.v2_pages(path, _clean(params)))

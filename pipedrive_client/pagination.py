@@ -79,6 +79,13 @@ def iter_v1_pages(
         start = next_start
 
 
+def get_unpaged(session: PacedSession, path: str) -> Page:
+    """A v1 list that takes no paging parameters (users, currencies, ...): one response, with
+    the first-page rule for `data: null`."""
+    body = _get_page(session, path, {}, EMPTY_FIRST_PAGE_REREADS)
+    return Page(body.get("data") or [], None, body)
+
+
 def iter_records(pages: Iterator[Page]) -> Iterator[dict[str, Any]]:
     for page in pages:
         yield from page.records

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
-from pipedrive_client import Page, body_of
+from pipedrive_client import Page
 
 from .client import (
     IncrementalStream,
@@ -170,8 +170,7 @@ class UnpagedStream(ReferenceStream):
     generation = "v1"
 
     def pages(self, context: dict | None) -> Iterator[Page]:
-        body = body_of(self.client.session.get(self.list_path(context))) or {}
-        yield Page(body.get("data") or [], None, body)
+        yield self.client.v1_unpaged(self.list_path(context))
 
 
 class UsersStream(UnpagedStream):

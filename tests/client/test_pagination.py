@@ -118,3 +118,12 @@ def test_null_first_page_on_v2_is_read_again(server, make_client) -> None:
     server.handler_for("/api/v2/dealFields", v2_pages)
     ids = [r["id"] for r in make_client().v2_list("/api/v2/dealFields")]
     assert ids == IDS
+
+
+def test_an_unpaged_list_answered_null_is_read_once_more(server, make_client) -> None:
+    server.on(
+        "/api/v1/users",
+        Reply(body={"success": True, "data": None}),
+        Reply(body={"success": True, "data": [{"id": 1}]}),
+    )
+    assert make_client().v1_unpaged("/api/v1/users").records == [{"id": 1}]
