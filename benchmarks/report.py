@@ -158,7 +158,14 @@ def markdown(r: dict[str, Any]) -> str:
         + ", ".join(f"{k} {v}" for k, v in t["peer"]["per_stream"].items())
         + ".",
         "",
-        f"## API cost (size {c['size']}, every stream each tap selects by default)",
+        f"## API cost (size {c['size']}, main and reference streams)",
+        "",
+        "Ours: its default selection. The peer: all its streams but dealflow and deal_products "
+        "(one request per deal); it has no leads stream and reads 100-record pages. Discovery "
+        "is not counted for either. The peer's second run emits only full-table records: it drops "
+        "records whose time equals its bookmark (it compares '...:05.000000Z' with '...:05Z' "
+        "as strings), so a record changed on the bookmark's second is missed; ours re-reads "
+        "that second and emits those records again.",
         "",
         table(
             ["run", "records", "requests", "tokens"],
