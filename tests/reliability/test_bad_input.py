@@ -9,8 +9,7 @@ import subprocess
 import pytest
 
 from tests.tap.runner import TAP, config_for
-from tests.target.feed import OURS, config, message, singer_lines
-from tests.target.test_safety import TARGET
+from tests.target.feed import OURS, TARGET, config, message, singer_lines
 
 TOKEN = "sandbox-token"
 WRONG = "wrong-token-0123456789"

@@ -4,39 +4,11 @@ one clean run makes, no duplicates, one activity per message; a further rerun cr
 from __future__ import annotations
 
 import random
-import subprocess
-import time
 
 import pytest
 
-from tests.target.feed import config, singer_lines
-from tests.target.test_safety import TARGET, _clean_run_counts, _config_file, counts, sample
-
-
-def _run_until(sb, cfg_file: str, lines: str, kill_at: int | None) -> int:
-    """Run the target; with `kill_at`, SIGKILL it once the sandbox has seen that many more
-    requests. Returns its exit code."""
-    start = sb.stats()["requests"]
-    proc = subprocess.Popen(
-        [TARGET, "--config", cfg_file],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert proc.stdin is not None
-    proc.stdin.write(lines)
-    proc.stdin.close()
-    if kill_at is not None:
-        deadline = time.monotonic() + 60
-        while (
-            sb.stats()["requests"] - start < kill_at
-            and proc.poll() is None
-            and time.monotonic() < deadline
-        ):
-            time.sleep(0.002)
-        proc.kill()
-    return proc.wait(timeout=120)
+from tests.target.feed import config, run_command, singer_lines
+from tests.target.test_safety import _clean_run_counts, _config_file, counts, sample
 
 
 @pytest.mark.parametrize(
@@ -58,9 +30,9 @@ def test_killed_repeatedly_then_finished_equals_one_clean_run(
     rng = random.Random(seed)
     died = 0
     for _ in range(kills):
-        died += _run_until(sb, cfg_file, lines, kill_at=rng.randint(3, 40)) == -9
+        died += run_command(sb, cfg_file, lines, kill_after=rng.randint(3, 40)) == -9
     assert died >= kills - 1, "the kills must land mid-run"
-    assert _run_until(sb, cfg_file, lines, kill_at=None) == 0
+    assert run_command(sb, cfg_file, lines, kill_after=None) == 0
     assert {e: n - before[e] for e, n in counts(sb).items()} == expected
     notes = [a.get("note", "") for a in sb.store.tables["activities"].values()]
     for m in msgs:
@@ -68,5 +40,5 @@ def test_killed_repeatedly_then_finished_equals_one_clean_run(
     emails = [e["value"] for p in sb.store.tables["persons"].values() for e in p["emails"]]
     assert len(emails) == len(set(emails))
     made = counts(sb)
-    assert _run_until(sb, cfg_file, lines, kill_at=None) == 0
+    assert run_command(sb, cfg_file, lines, kill_after=None) == 0
     assert counts(sb) == made, "a rerun of the same input creates nothing"

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime, timedelta
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from target_pipedrive.target import TargetPipedrive
 
+TARGET = str(Path(sys.executable).parent / "target-pipedrive")
 OURS = "me@ourco.example"
 BASE = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
 SCHEMAS = resources.files("target_pipedrive").joinpath("schemas")
@@ -68,3 +73,29 @@ def run(cfg: dict, messages: list[dict], events: list[dict] | None = None) -> Ta
     target = TargetPipedrive(config=cfg)
     target.listen(file_input=io.StringIO(singer_lines(messages, events)))
     return target
+
+
+def run_command(sb: Any, cfg_file: str, lines: str, kill_after: int | None = None) -> int:
+    """Run the target command on `lines`; with `kill_after`, SIGKILL it once the sandbox has
+    seen that many more requests (or it ended). Returns its exit code."""
+    start = sb.stats()["requests"]
+    proc = subprocess.Popen(
+        [TARGET, "--config", cfg_file],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdin is not None
+    proc.stdin.write(lines)
+    proc.stdin.close()
+    if kill_after is not None:
+        deadline = time.monotonic() + 60
+        while (
+            sb.stats()["requests"] - start < kill_after
+            and proc.poll() is None
+            and time.monotonic() < deadline
+        ):
+            time.sleep(0.002)
+        proc.kill()
+    return proc.wait(timeout=120)

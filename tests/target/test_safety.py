@@ -1,11 +1,7 @@
 """Nothing lost, nothing doubled: reruns, kills, dry runs, bad input, bad settings."""
 
 import json
-import os
-import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -13,9 +9,8 @@ import pytest
 from pipedrive_client import ConfigError
 from target_pipedrive.records import InvalidRecord
 
-from .feed import OURS, config, message, run, singer_lines
+from .feed import OURS, TARGET, config, message, run, run_command, singer_lines
 
-TARGET = str(Path(sys.executable).parent / "target-pipedrive")
 ENTITIES = ("organizations", "persons", "leads", "deals", "activities")
 
 
@@ -94,20 +89,7 @@ def test_killed_mid_run_then_rerun_has_no_duplicates_and_no_missing_activity(
     before = counts(sb)
     cfg_file = _config_file(tmp_path, config(sb, tmp_path))
     lines = singer_lines(msgs)
-    proc = subprocess.Popen(
-        [TARGET, "--config", cfg_file],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    proc.stdin.write(lines)
-    proc.stdin.close()
-    deadline = time.monotonic() + 30
-    while sb.stats()["requests"] < kill_after and time.monotonic() < deadline:
-        time.sleep(0.005)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    assert run_command(sb, cfg_file, lines, kill_after=kill_after) == -9
     assert counts(sb)["activities"] < before["activities"] + 60  # it really died mid-run
     rerun = subprocess.run(
         [TARGET, "--config", cfg_file],
