@@ -104,7 +104,7 @@ def _argv(python: Path, config: str) -> list[str]:
     return [str(python), str(python.parent.parent / WRAPPER_NAME), "--config", config]
 
 
-def _config(workdir: Path, token: str, start_date: str) -> str:
+def write_config(workdir: Path, token: str, start_date: str) -> str:
     start = start_date if "T" in start_date else f"{start_date}T00:00:00Z"
     return harness.write_json(
         workdir / "peer-config.json", {"api_token": token, "start_date": start}
@@ -153,7 +153,7 @@ def run_peer(
     wall time, peak RSS, exit code, its last STATE, and its stderr's tail if it failed."""
     python = python or ensure_peer_venv()
     workdir.mkdir(parents=True, exist_ok=True)
-    config = _config(workdir, token, start_date)
+    config = write_config(workdir, token, start_date)
     if catalog is None:
         catalog = peer_catalog(python, api_url, config, streams, workdir)
     argv = [
@@ -222,7 +222,7 @@ def main() -> int:
     python = ensure_peer_venv()
     work = Path(tempfile.mkdtemp(prefix="peer-"))
     with harness.sandbox(args.size, seed=args.seed) as sb:
-        config = _config(work, sb.token, args.start_date)
+        config = write_config(work, sb.token, args.start_date)
         sb.reset_stats()
         everything = peer_catalog(python, sb.api_url, config, set(), work)
         discovery = _counters(sb.stats())

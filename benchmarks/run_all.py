@@ -155,7 +155,7 @@ def api_cost(size: str, work: Path) -> dict[str, Any]:
         # The peer's counterpart of our default selection: its main and reference streams, not
         # dealflow and deal_products (one request per deal). Its discovery is left out of the
         # count, as ours is (it reads its field lists again while syncing anyway).
-        config = peer._config(work, sb.token, "2020-01-01")
+        config = peer.write_config(work, sb.token, "2020-01-01")
         found = peer.peer_catalog(venv, sb.api_url, config, set(), work)
         streams = set(peer.peer_streams(found)) - PEER_PER_DEAL_STREAMS
         selected = harness.select(found, streams)

@@ -651,7 +651,6 @@ class Api:
         self.store.insert("deals", deal)
         self.store.update("leads", rid, {"is_deleted": True})
         del self.store.tables["leads"][rid]  # converted leads leave the lead lists
-        self.store.version += 1
         conversion = str(uuid.uuid4())
         self.store.conversions[conversion] = {"lead_id": rid, "deal_id": deal["id"]}
         return 200, {"success": True, "data": {"conversion_id": conversion}}

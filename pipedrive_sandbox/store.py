@@ -113,7 +113,6 @@ class Store:
         self.clock = clock
         self.lock = threading.RLock()
         self.tables: dict[str, Table] = {}
-        self.version = 0
         self.conversions: dict[str, dict] = {}
         self._next_id: dict[str, int] = {}
         self.counts = resolve_counts(size, counts)
@@ -579,7 +578,6 @@ class Store:
             row.setdefault("add_ms", now)
             row.setdefault("update_ms", now)
             self.tables[table][row["id"]] = row
-            self.version += 1
             return row
 
     def update(self, table: str, rid: Any, changes: dict, stamp: int | None = None) -> dict:
@@ -589,7 +587,6 @@ class Store:
             row = {**self.tables[table][rid], **changes}
             row["update_ms"] = stamp if stamp is not None else self.stamp(table)
             self.tables[table][rid] = row
-            self.version += 1
             return row
 
     def delete(self, table: str, rid: Any) -> None:
@@ -604,7 +601,6 @@ class Store:
                 for rid in rows.expired(cutoff):
                     del rows[rid]
                     gone += 1
-            self.version += 1
         return gone
 
     def filter_rows(self, table: str, predicate: Callable[[dict], bool]) -> list[dict]:
