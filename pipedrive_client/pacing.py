@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import threading
 import time
+from bisect import bisect_right
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from .config import BURST_WINDOW_SECONDS
 from .errors import ConfigError
@@ -20,6 +22,22 @@ from .errors import ConfigError
 # The server stamps a request when it arrives, we when we send it; latency jitter can squeeze two
 # sends further apart than their arrivals. A small margin keeps us under the limit anyway.
 WINDOW_MARGIN_SECONDS = 0.05
+# Places in the window that requests made in the background (reading ahead) leave free, so the
+# request the sync is waiting for never queues behind them.
+BACKGROUND_RESERVE = 1
+
+_thread = threading.local()
+
+
+@contextmanager
+def in_background(active: bool = True) -> Iterator[None]:
+    """Requests made by this thread inside the block yield to the others at the pacer."""
+    before = getattr(_thread, "background", False)
+    _thread.background = active
+    try:
+        yield
+    finally:
+        _thread.background = before
 
 
 class SlidingWindow:
@@ -39,20 +57,33 @@ class SlidingWindow:
         self._clock = clock
         self._sleep = sleep
 
-    def acquire(self) -> float:
-        """Block until a request may be sent; return the seconds waited."""
+    def acquire(self, reserve: int = 0) -> float:
+        """Block until a request may be sent, leaving `reserve` places in the window to others;
+        return the seconds waited."""
+        allowed = max(1, self.limit - reserve)
         waited = 0.0
-        with self._lock:
-            while True:
+        while True:
+            with self._lock:
                 now = self._clock()
-                while self._sent and now - self._sent[0] >= self.window:
+                # Sends stay on record for a second window: `held_at` looks back from a send
+                # that is a round trip old.
+                while self._sent and now - self._sent[0] >= 2 * self.window:
                     self._sent.popleft()
-                if len(self._sent) < self.limit:
+                in_window = len(self._sent) - bisect_right(self._sent, now - self.window)
+                if in_window < allowed:
                     self._sent.append(now)
                     return waited
-                delay = self._sent[0] + self.window - now
-                self._sleep(delay)
-                waited += delay
+                delay = self._sent[-allowed] + self.window - now
+            # Sleep without the lock, so that a request with a smaller reserve can take a place
+            # that frees up meanwhile.
+            self._sleep(delay)
+            waited += delay
+
+    def held_at(self, moment: float) -> int:
+        """How many of our own requests were in the window that ends at `moment`."""
+        with self._lock:
+            sent = self._sent
+            return bisect_right(sent, moment) - bisect_right(sent, moment - self.window)
 
 
 class SharedWindow:
@@ -147,14 +178,29 @@ class Pacer:
             waited += pause
         if search:
             waited += self._search.acquire()
+        reserve = BACKGROUND_RESERVE if getattr(_thread, "background", False) else 0
+        if isinstance(self._general, SlidingWindow):
+            return waited + self._general.acquire(reserve)
         return waited + self._general.acquire()
 
-    def observe(self, limit: int | None, remaining: int | None, reset: float | None) -> None:
-        """Learn from the `x-ratelimit-*` headers of a response."""
+    def observe(
+        self,
+        limit: int | None,
+        remaining: int | None,
+        reset: float | None,
+        sent_at: float | None = None,
+    ) -> None:
+        """Learn from the `x-ratelimit-*` headers of the response to a request sent at
+        `sent_at` (time.monotonic)."""
         local = isinstance(self._general, SlidingWindow)
         if local and limit and (limit < self._general.limit or self._adopt_server_limit):
             self._general.limit = limit
         if remaining is not None and remaining <= 0 and reset:
+            if local and limit and sent_at is not None and self._general.held_at(sent_at) >= limit:
+                # Every request the server counted was ours: the window already waits exactly
+                # until the oldest leaves, where the header's whole seconds would overshoot by
+                # up to a second.
+                return
             self.pause(reset)
 
     def pause(self, seconds: float) -> None:

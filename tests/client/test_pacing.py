@@ -47,6 +47,32 @@ def test_server_headers_tighten_the_pace(server, make_client) -> None:
     assert second.at - first.at >= 1.0
 
 
+def test_a_window_used_up_by_our_own_requests_waits_only_for_the_oldest(
+    server, make_client
+) -> None:
+    # The server rounds `x-ratelimit-reset` up to whole seconds; when all it counted are our
+    # own requests, the sliding window knows to the millisecond when the next one may go.
+    sent: list[float] = []
+
+    def reply(query) -> Reply:
+        now = time.monotonic()
+        sent.append(now)
+        in_window = sum(1 for at in sent if now - at < 2.0)
+        headers = {"x-ratelimit-limit": "5", "x-ratelimit-remaining": str(5 - in_window)}
+        return Reply(headers={**headers, "x-ratelimit-reset": "2"})
+
+    server.handler_for("/api/v2/deals/1", reply)
+    client = make_client(max_requests_per_2s=5)
+    for _ in range(4):
+        client.get("/api/v2/deals/1")
+    time.sleep(1.5)
+    client.get("/api/v2/deals/1")  # the fifth in the window: remaining 0, "reset 2"
+    client.get("/api/v2/deals/1")
+    times = [r.at for r in server.requests_to("/api/v2/deals/1")]
+    assert times[5] - times[0] >= 2.0  # the window held
+    assert times[5] - times[4] < 1.0  # but no pause of the header's 2 s on top
+
+
 def test_server_limit_is_adopted_without_a_plan_but_only_lowers_an_explicit_one(
     server, make_client
 ) -> None:
@@ -75,3 +101,23 @@ def test_two_processes_sharing_a_budget_store_stay_under_the_limit(server, tmp_p
     assert [p.wait(timeout=60) for p in procs] == [0, 0]
     assert len(server.seen) == 30
     assert server.max_in_window(2.0) <= 10
+
+
+def test_background_requests_leave_a_place_for_the_sync_to_use() -> None:
+    from pipedrive_client.pacing import SlidingWindow
+
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    window = SlidingWindow(5, clock=lambda: now[0], sleep=sleep)
+    for _ in range(4):
+        assert window.acquire(reserve=1) == 0  # background: four of the five places
+    assert window.acquire() == 0  # the sync's request goes at once: the fifth place
+    assert not slept
+    window.acquire(reserve=1)  # background again: waits for places to free up
+    assert slept
+    assert now[0] >= 2.0
