@@ -15,7 +15,7 @@ from .errors import (
     WriteOutcomeUnknown,
 )
 from .pagination import Page, iter_v1_pages, iter_v2_pages
-from .read_ahead import read_ahead
+from .read_ahead import ReadAhead, read_ahead
 from .session import PacedSession, body_of
 from .stats import RunStats
 
@@ -33,6 +33,7 @@ __all__ = [
     "PipedriveClient",
     "PipedriveError",
     "RateLimitError",
+    "ReadAhead",
     "RunStats",
     "WriteOutcomeUnknown",
     "body_of",

@@ -1,59 +1,165 @@
-"""Fetch the next page while the caller works on this one.
+"""Fetch the next pages while the caller works on this one.
 
 Over a real network a sync otherwise pays for every request's round trip and then for its own
-processing, one after the other; reading one page ahead makes it take the longer of the two.
-Only one page waits at a time, so memory stays at a few pages. Pacing, retries and accounting
-are the session's and already thread-safe; the order of pages is unchanged.
+processing, one after the other; reading ahead makes it take the longer of the two. At most
+`depth` pages wait in memory. A reader started before anyone reads it (a stream further down
+the sync) may also spool pages to a temporary file, up to `spool_bytes`, so that it can keep
+the request budget busy without holding its pages in memory; once its reading begins it spools
+no more. Pacing, retries and accounting are the session's and already thread-safe; the order
+of pages is unchanged.
 """
 
 from __future__ import annotations
 
-import queue
+import pickle
+import tempfile
 import threading
+from collections import deque
 from collections.abc import Iterator
-from typing import TypeVar
+from typing import Any, Generic, TypeVar
+
+from .pacing import in_background
 
 T = TypeVar("T")
-_END = object()
-_POLL_SECONDS = 0.1
+
+_ITEM, _SPOOLED, _END, _ERROR = range(4)
+_NOTHING = object()
 
 
-def read_ahead(items: Iterator[T]) -> Iterator[T]:
-    ready: queue.Queue = queue.Queue(maxsize=1)
-    stop = threading.Event()
+class _Channel:
+    """What the fetching thread and the reader share (the thread holds no reference to the
+    ReadAhead, so a reader that is dropped is collected and closes this)."""
 
-    def hand_over(item: object, error: BaseException | None = None) -> bool:
-        while not stop.is_set():
-            try:
-                ready.put((item, error), timeout=_POLL_SECONDS)
-                return True
-            except queue.Full:
-                continue
-        return False
+    def __init__(self, depth: int, spool_bytes: int) -> None:
+        self.cond = threading.Condition()
+        self.entries: deque[tuple[int, Any]] = deque()
+        self.depth, self.in_memory = depth, 0
+        self.spool_bytes, self.spooled = spool_bytes, 0  # limit, and unread bytes now
+        self.spool: Any = None
+        self.spool_end = 0
+        self.reading = self.closed = self.fetched = False
 
-    def work() -> None:
-        try:
-            for item in items:
-                if not hand_over(item):
-                    return
-            hand_over(_END)
-        except BaseException as exc:  # every error belongs to the reader
-            hand_over(_END, exc)
-        finally:
-            close = getattr(items, "close", None)
-            if close is not None:
-                close()
+    def put(self, item: Any) -> bool:
+        """Hand over one item, waiting for room; False once the reader is gone."""
+        with self.cond:
+            while True:
+                if self.closed:
+                    return False
+                # Read ahead of its turn, an item goes to the spool (if there is one).
+                if self.in_memory < self.depth and (self.reading or not self.spool_bytes):
+                    self.entries.append((_ITEM, item))
+                    self.in_memory += 1
+                    self.cond.notify_all()
+                    return True
+                if not self.reading and self.spooled < self.spool_bytes:
+                    break
+                self.cond.wait()
+        data = pickle.dumps(item, pickle.HIGHEST_PROTOCOL)
+        with self.cond:
+            if self.closed:
+                return False
+            if self.spool is None:
+                # Closed in close(); the file has no name and vanishes with the process.
+                self.spool = tempfile.TemporaryFile(prefix="pipedrive-read-ahead-")  # noqa: SIM115
+            if not self.spooled:  # everything spooled was read: start the file over
+                self.spool_end = 0
+            self.spool.seek(self.spool_end)
+            self.spool.write(data)
+            self.entries.append((_SPOOLED, (self.spool_end, len(data))))
+            self.spool_end += len(data)
+            self.spooled += len(data)
+            self.cond.notify_all()
+        return True
 
-    worker = threading.Thread(target=work, name="pipedrive-read-ahead", daemon=True)
-    worker.start()
+    def finish(self, error: BaseException | None) -> None:
+        with self.cond:
+            self.entries.append((_ERROR, error) if error else (_END, None))
+            self.fetched = True
+            self.cond.notify_all()
+
+    def get(self) -> tuple[int, Any]:
+        with self.cond:
+            self.reading = True
+            while not self.entries:
+                self.cond.wait()
+            kind, payload = self.entries.popleft()
+            if kind == _ITEM:
+                self.in_memory -= 1
+            elif kind == _SPOOLED:
+                offset, size = payload
+                self.spool.seek(offset)
+                payload = pickle.loads(self.spool.read(size))  # noqa: S301 - our own file
+                self.spooled -= size
+            self.cond.notify_all()
+            return kind, payload
+
+    def close(self) -> None:
+        with self.cond:
+            self.closed = True
+            self.entries.clear()
+            if self.spool is not None:
+                self.spool.close()
+                self.spool = None
+            self.cond.notify_all()
+
+
+def _work(items: Iterator[Any], channel: _Channel) -> None:
+    error = None
     try:
         while True:
-            item, error = ready.get()
-            if error is not None:
-                raise error
-            if item is _END:
-                return
-            yield item
+            # Until its reading begins, this reader only uses what the pacer has to spare.
+            with in_background(not channel.reading):
+                item = next(items, _NOTHING)
+            if item is _NOTHING or not channel.put(item):
+                break
+    except BaseException as exc:  # every error belongs to the reader
+        error = exc
     finally:
-        # The reader stopped (done, failed or closed): the worker ends after its current fetch.
-        stop.set()
+        close = getattr(items, "close", None)
+        if close is not None:
+            close()
+    channel.finish(error)
+
+
+class ReadAhead(Generic[T]):
+    """An iterator over `items` whose fetching starts at once, in a thread of its own. An error
+    while fetching reaches the reader after the items before it. Closing it (or dropping it)
+    stops the fetching after the item in hand."""
+
+    def __init__(self, items: Iterator[T], depth: int = 1, spool_bytes: int = 0) -> None:
+        self._channel = _Channel(depth, spool_bytes)
+        self._done = False
+        threading.Thread(
+            target=_work, args=(items, self._channel), name="pipedrive-read-ahead", daemon=True
+        ).start()
+
+    @property
+    def fetched(self) -> bool:
+        """Whether the fetching has ended (all items, or an error, are waiting)."""
+        return self._channel.fetched
+
+    def __iter__(self) -> Iterator[T]:
+        return self
+
+    def __next__(self) -> T:
+        if self._done:
+            raise StopIteration
+        kind, payload = self._channel.get()
+        if kind in (_END, _ERROR):
+            self.close()
+            if kind == _ERROR:
+                raise payload
+            raise StopIteration
+        return payload
+
+    def close(self) -> None:
+        if not getattr(self, "_done", True):
+            self._done = True
+            self._channel.close()
+
+    def __del__(self) -> None:
+        self.close()
+
+
+def read_ahead(items: Iterator[T], depth: int = 1, spool_bytes: int = 0) -> ReadAhead[T]:
+    return ReadAhead(items, depth, spool_bytes)

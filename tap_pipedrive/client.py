@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import pendulum
 from singer_sdk import Stream
 
-from pipedrive_client import Page, read_ahead
+from pipedrive_client import Page
 
 from .custom_fields import CustomField
 
@@ -86,6 +86,7 @@ class PipedriveStream(Stream):
     millis: ClassVar[bool] = False  # leads and lead labels carry milliseconds
     custom_fields_path: ClassVar[str | None] = None  # v2 field definitions of this entity
     deleted_flag: ClassVar[str | None] = None  # "is_deleted", or "!active_flag" for v1 lists
+    reads_ahead: ClassVar[bool] = True  # get_records reads `source` through `read`
 
     def __init__(self, tap: TapPipedrive) -> None:
         self._pipedrive_tap = tap
@@ -143,8 +144,19 @@ class PipedriveStream(Stream):
             return self.client.v2_pages(path, params, limit=self.page_size)
         return self.client.v1_pages(path, params, limit=self.page_size)
 
+    def source(self, context: dict | None) -> Iterator[Any]:
+        """This stream's reads, one item per request, in order: what the tap reads ahead."""
+        return self.pages(context)
+
+    def read(self, context: dict | None) -> Iterator[Any]:
+        """`source`, fetched ahead (see prefetch.py); a child stream's one request per parent
+        batch is simply made."""
+        if self.parent_stream_type:
+            return self.source(context)
+        return self._pipedrive_tap.prefetch.open(self, context)
+
     def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
-        for page in self.pages(context):
+        for page in self.read(context):
             yield from page.records
 
     def since(self, context: dict | None) -> str:
@@ -195,14 +207,19 @@ class IncrementalStream(PipedriveStream):
         if state.get("replication_key_value") and state["replication_key_value"] > since:
             state["replication_key_value"] = since
 
+    def source(self, context: dict | None) -> Iterator[Any]:
+        if self.generation == "v1":
+            return self.v1_keyset_batches(context)
+        return self.pages(context)
+
     def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
         self.lower_bookmark_to_since(context)
         if self.generation == "v1":
-            return self.v1_keyset_records(context)
+            return itertools.chain.from_iterable(self.read(context))
         return self.v2_records(context)
 
     def v2_records(self, context: dict | None) -> Iterator[dict[str, Any]]:
-        for page in read_ahead(self.pages(context)):
+        for page in self.read(context):
             yield from self.in_order(page.records, more=page.next is not None)
 
     def in_order(self, records: list[dict], more: bool) -> list[dict]:
@@ -235,10 +252,6 @@ class IncrementalStream(PipedriveStream):
         else:
             params["sort"] = "update_time ASC"
         return params
-
-    def v1_keyset_records(self, context: dict | None) -> Iterator[dict[str, Any]]:
-        for batch in read_ahead(self.v1_keyset_batches(context)):
-            yield from batch
 
     def v1_keyset_batches(self, context: dict | None) -> Iterator[list[dict[str, Any]]]:
         """Oldest first through a v1 list, each page restarting at `updated_since` = the last
@@ -285,11 +298,15 @@ class NewestFirstStream(IncrementalStream):
     def request_params(self, context: dict | None) -> dict[str, Any]:
         return {**self.params, "sort": "update_time DESC"}
 
+    def source(self, context: dict | None) -> Iterator[Any]:
+        return self.newest_first_batches(context)
+
     def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
         self.lower_bookmark_to_since(context)
-        return _oldest_first(self.newest_first_records(context))
+        return _oldest_first(itertools.chain.from_iterable(self.read(context)))
 
-    def newest_first_records(self, context: dict | None) -> Iterator[dict[str, Any]]:
+    def newest_first_batches(self, context: dict | None) -> Iterator[list[dict[str, Any]]]:
+        """Newest first down to `since`, one batch of records to keep per page."""
         since = self.normal(self.since(context))
         path, params = self.list_path(context), self.request_params(context)
         start, steps_back = 0, 0
@@ -303,7 +320,7 @@ class NewestFirstStream(IncrementalStream):
                     )
                 )
             )
-            records = page.records
+            records, batch = page.records, []
             if (
                 start > 0
                 and records
@@ -322,13 +339,15 @@ class NewestFirstStream(IncrementalStream):
                 seen.add(_key(record))
                 time = self.normal(record.get("update_time")) or ""
                 if time < since:
+                    yield batch
                     return
                 if floor is not None and time > floor:
                     # Changed while this read ran: newer than this run's bookmark will be, so
                     # the next run reads it (emitting it now would unsort the stream).
                     continue
                 floor = time
-                yield record
+                batch.append(record)
+            yield batch
             if page.next is None or not records:
                 return
             start = max(int(page.next) - NEWEST_FIRST_OVERLAP, start + 1)

@@ -14,6 +14,8 @@ from pipedrive_client import ClientConfig, ConfigError
 from pipedrive_client.settings_schema import with_client_settings
 
 DEFAULT_LOOKBACK_SECONDS = 300
+DEFAULT_READ_AHEAD_STREAMS = 3
+MAX_READ_AHEAD_STREAMS = 8
 
 SETTINGS = with_client_settings(
     th.PropertiesList(
@@ -52,6 +54,14 @@ SETTINGS = with_client_settings(
             default=True,
             description="Emit deleted records (within the API's 30-day window) with "
             "_sdc_deleted_at.",
+        ),
+        th.Property(
+            "read_ahead_streams",
+            th.IntegerType,
+            default=DEFAULT_READ_AHEAD_STREAMS,
+            description="How many streams further down the sync are read at the same time as "
+            "the one being written, with the requests the burst limit has to spare, into "
+            "temporary files (at most 64 MB each). 0 reads one stream at a time. Default 3.",
         ),
     ).to_dict()
 )
@@ -99,10 +109,22 @@ def lookback_seconds(config: Mapping[str, Any]) -> int:
     return int(match.group(1)) * _UNIT_SECONDS[unit]
 
 
+def read_ahead_streams(config: Mapping[str, Any]) -> int:
+    raw = config.get("read_ahead_streams", DEFAULT_READ_AHEAD_STREAMS)
+    if raw is None:
+        return DEFAULT_READ_AHEAD_STREAMS
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= MAX_READ_AHEAD_STREAMS:
+        raise ConfigError(
+            f"read_ahead_streams '{raw}' must be a whole number from 0 to {MAX_READ_AHEAD_STREAMS}."
+        )
+    return raw
+
+
 def validate(config: Mapping[str, Any]) -> ClientConfig:
     """Fail at start, with one line naming the setting, rather than at the first request."""
     anchor_date(config)
     lookback_seconds(config)
+    read_ahead_streams(config)
     if config.get("custom_field_names", "readable") not in ("readable", "keys"):
         raise ConfigError("custom_field_names must be 'readable' or 'keys'.")
     return ClientConfig.from_settings(config)

@@ -137,6 +137,11 @@ class LeadsStream(NewestFirstStream):
             return super().request_params(context)
         return IncrementalStream.request_params(self, context)
 
+    def source(self, context: dict | None) -> Iterator[Any]:
+        if self._archived(context):
+            return super().source(context)
+        return IncrementalStream.source(self, context)
+
     def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
         if self._archived(context):
             return super().get_records(context)
@@ -204,6 +209,7 @@ class FieldDefinitionsStream(ReferenceStream):
     the same list also names the custom field columns."""
 
     primary_keys: ClassVar[list[str]] = ["field_code"]
+    reads_ahead = False  # the tap's one read of the definitions
 
     def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
         return self._pipedrive_tap.field_definitions(self.path)

@@ -13,6 +13,7 @@ from pipedrive_client import PipedriveClient, PipedriveError
 
 from . import settings
 from .custom_fields import CustomField, plan_columns
+from .prefetch import Prefetch
 from .streams import STREAMS
 
 
@@ -27,6 +28,7 @@ class TapPipedrive(Tap):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._field_definitions: dict[str, list[dict]] = {}
         self.records_emitted: Counter[str] = Counter()
+        self.prefetch = Prefetch()
         super().__init__(*args, **kwargs)
         _ = self.client  # settings are checked at start even when no stream needs the API
 
@@ -62,10 +64,24 @@ class TapPipedrive(Tap):
         return [stream_class(self) for stream_class in STREAMS]
 
     def sync_all(self) -> None:
+        self.prefetch = Prefetch(self._sync_plan(), settings.read_ahead_streams(self.config))
         try:
             super().sync_all()
         finally:
+            self.prefetch.close()
             self._log_summary()
+
+    def _sync_plan(self) -> list[tuple[Any, dict | None]]:
+        """The (stream, partition) pairs the SDK's sync_all reads through `stream.read`, in
+        its order."""
+        return [
+            (stream, context)
+            for stream in self.streams.values()
+            if (stream.selected or stream.has_selected_descendents)
+            and not stream.parent_stream_type
+            and stream.reads_ahead
+            for context in stream.partitions or [None]
+        ]
 
     def _log_summary(self) -> None:
         if "client" not in self.__dict__:

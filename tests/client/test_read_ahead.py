@@ -56,3 +56,70 @@ def test_a_reader_that_stops_early_stops_the_fetching() -> None:
     reader.close()
     assert closed.wait(timeout=10)
     assert len(fetched) <= 3
+
+
+def test_reading_starts_before_the_first_item_is_asked_for() -> None:
+    started = threading.Event()
+
+    def pages():
+        started.set()
+        yield 1
+
+    reader = read_ahead(pages())
+    assert started.wait(timeout=10)
+    assert list(reader) == [1]
+
+
+def test_a_reader_that_is_dropped_stops_the_fetching() -> None:
+    closed = threading.Event()
+
+    def pages():
+        try:
+            yield from range(1000)
+        finally:
+            closed.set()
+
+    reader = read_ahead(pages(), depth=2)
+    assert next(reader) == 0
+    del reader
+    assert closed.wait(timeout=10)
+
+
+def test_a_reader_not_yet_read_spools_beyond_its_depth_and_gives_all_back_in_order() -> None:
+    fetched = threading.Event()
+
+    def pages():
+        yield from ({"page": n, "records": list(range(100))} for n in range(40))
+        fetched.set()
+
+    reader = read_ahead(pages(), depth=2, spool_bytes=10 * 2**20)
+    # Nobody reads yet: the whole list is fetched anyway, all but two pages to disk.
+    assert fetched.wait(timeout=10)
+    assert reader.fetched
+    channel = reader._channel
+    assert channel.in_memory == 0  # read ahead of its turn, everything goes to the spool
+    assert channel.spooled > 0
+    assert [page["page"] for page in reader] == list(range(40))
+    assert channel.spool is None  # closed (and so removed) at the end
+
+
+def test_the_spool_has_a_limit_and_reading_stops_the_spooling() -> None:
+    handed = []
+
+    def pages():
+        for n in range(1000):
+            handed.append(n)
+            yield [n] * 1000
+
+    reader = read_ahead(pages(), depth=1, spool_bytes=20_000)
+    deadline = threading.Event()
+    while len(handed) < 10 and not deadline.wait(0.01):
+        pass
+    deadline.wait(0.2)
+    # Each page is about 2 KB pickled: the spool stops after about 10, and waits.
+    assert 8 <= len(handed) <= 14
+    assert next(reader) == [0] * 1000
+    spooled_before = reader._channel.spooled
+    assert [next(reader)[0] for _ in range(20)] == list(range(1, 21))
+    assert reader._channel.spooled < spooled_before  # read back, and none added since
+    reader.close()

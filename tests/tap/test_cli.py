@@ -70,6 +70,8 @@ def test_expensive_streams_are_deselected_by_default(config_file) -> None:
         ({"custom_field_names": "fancy"}, "custom_field_names"),
         ({"lookback_window": "a while"}, "lookback_window 'a while' is not a duration"),
         ({"plan": "platinum"}, "plan 'platinum' is unknown"),
+        ({"read_ahead_streams": 20}, "read_ahead_streams '20' must be a whole number"),
+        ({"read_ahead_streams": "three"}, "read_ahead_streams"),
         # a company that does not exist: every path answers 404
         ({"api_url": "{sandbox}/no-such-company"}, "check company_domain"),
     ],

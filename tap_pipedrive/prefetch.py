@@ -1,0 +1,91 @@
+"""Read the next streams while the current one is written.
+
+The SDK syncs streams one after another, and each stream's pages one after another (a v2 page
+needs the cursor the page before it returned). Over a real network that leaves the request
+budget half used: one request in flight, then the wait for its answer. So while one stream is
+written, the next few streams in the SDK's order (`read_ahead_streams`) are already read,
+through the same paced client and only with the requests the burst limit has to spare, into
+temporary files (up to `SPOOL_BYTES` each); when one is done the next starts. What is
+written, in what order, the state and the requests made are all as before; only the waiting
+overlaps, and memory stays at a few pages.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from pipedrive_client import ReadAhead, read_ahead
+
+if TYPE_CHECKING:
+    from .client import PipedriveStream
+
+PAGES_IN_MEMORY = 2  # per stream being read
+SPOOL_BYTES = 64 * 2**20  # what the stream read ahead may hold on disk before it waits
+
+
+def _key(stream: PipedriveStream, context: dict | None) -> str:
+    return f"{stream.name} {json.dumps(context or {}, sort_keys=True)}"
+
+
+class Prefetch:
+    """Readers for the (stream, partition) pairs of one sync, in the order they are synced:
+    the current one, and one reading ahead. Only the main thread calls this."""
+
+    def __init__(
+        self, plan: Iterable[tuple[PipedriveStream, dict | None]] = (), streams_ahead: int = 0
+    ) -> None:
+        self._plan = list(plan)
+        self._streams_ahead = streams_ahead
+        self._order = [_key(stream, context) for stream, context in self._plan]
+        self._position = -1  # the plan entry being written
+        self._started: set[str] = set()
+        self._waiting: dict[str, ReadAhead] = {}  # read ahead, not yet reached
+        self._ahead: list[ReadAhead] = []  # reading ahead now
+
+    def open(self, stream: PipedriveStream, context: dict | None) -> Iterator[Any]:
+        """The reader of this stream and partition (already under way if it was read ahead)."""
+        key = _key(stream, context)
+        reader = self._waiting.pop(key, None)
+        if reader is None:
+            reader = read_ahead(stream.source(context), PAGES_IN_MEMORY)
+        elif reader in self._ahead:
+            self._ahead.remove(reader)
+        self._started.add(key)
+        if key in self._order:
+            self._position = self._order.index(key)
+        return self._read(reader)
+
+    def _read(self, reader: ReadAhead) -> Iterator[Any]:
+        try:
+            for item in reader:
+                self._advance()
+                yield item
+        finally:
+            reader.close()
+
+    def _advance(self) -> None:
+        """Keep `streams_ahead` streams reading ahead: when one is fetched whole, the next
+        starts."""
+        self._ahead = [reader for reader in self._ahead if not reader.fetched]
+        for stream, context in self._plan[self._position + 1 :]:
+            if len(self._ahead) >= self._streams_ahead:
+                return
+            key = _key(stream, context)
+            if key not in self._started:
+                self._started.add(key)
+                # The SDK records where a partition starts (its bookmark) only when it syncs
+                # it; reading ahead needs that now. Same value: the bookmark does not move
+                # before then.
+                stream._write_starting_replication_value(context)
+                reader = read_ahead(stream.source(context), PAGES_IN_MEMORY, SPOOL_BYTES)
+                self._ahead.append(reader)
+                self._waiting[key] = reader
+
+    def close(self) -> None:
+        """Stop readers that were never reached (a stream failed before them)."""
+        for reader in self._waiting.values():
+            reader.close()
+        self._waiting.clear()
+        self._ahead.clear()

@@ -1,0 +1,67 @@
+"""Reading streams ahead changes only the waiting: the same records in the same order, the same
+bookmarks and the same requests as one stream at a time; and it does overlap."""
+
+import pytest
+
+from pipedrive_client import ConfigError
+from tap_pipedrive.tap import TapPipedrive
+
+from .runner import config_for, run
+
+COUNTS = {"activities": 1600, "persons": 1200, "deals": 700, "notes": 900}
+
+
+def _written(output) -> list[tuple]:
+    return [
+        (m["type"], m.get("stream"), m.get("record"))
+        for m in output.messages
+        if m["type"] in ("SCHEMA", "RECORD")
+    ]
+
+
+def test_reading_ahead_writes_what_one_stream_at_a_time_writes(sandbox_factory) -> None:
+    sb = sandbox_factory(counts=COUNTS)
+    sb.reset_stats()
+    plain = run(config_for(sb, read_ahead_streams=0))
+    plain_requests = sb.stats()["by_endpoint"]
+    sb.reset_stats()
+    ahead = run(config_for(sb, read_ahead_streams=3))
+    assert sb.stats()["by_endpoint"] == plain_requests
+    assert _written(ahead) == _written(plain)
+    assert ahead.state["bookmarks"] == plain.state["bookmarks"]
+    # And the next run from that state reads the same as the plain one would.
+    sb.reset_stats()
+    again = run(config_for(sb, read_ahead_streams=3), state=ahead.state)
+    again_requests = sb.stats()["by_endpoint"]
+    sb.reset_stats()
+    plain_again = run(config_for(sb, read_ahead_streams=0), state=plain.state)
+    assert sb.stats()["by_endpoint"] == again_requests
+    assert _written(again) == _written(plain_again)
+
+
+def test_the_next_streams_are_read_while_the_first_is_written(sandbox_factory) -> None:
+    # 50 ms per answer: the first stream's four pages take a while, and the streams after it
+    # must not wait for them.
+    sb = sandbox_factory(counts=COUNTS, faults="latency=0.05")
+    run(config_for(sb, read_ahead_streams=2))
+    paths = [entry["path"] for entry in sb.request_log() if "Fields" not in entry["path"]]
+    first = paths[0]
+    last_of_first = len(paths) - 1 - paths[::-1].index(first)
+    others_before = {p for p in paths[:last_of_first] if p != first}
+    assert len(others_before) >= 2, paths[: last_of_first + 1]
+
+
+def test_one_stream_at_a_time_reads_streams_in_turn(sandbox_factory) -> None:
+    sb = sandbox_factory(counts=COUNTS)
+    run(config_for(sb, read_ahead_streams=0))
+    paths = [entry["path"] for entry in sb.request_log() if "Fields" not in entry["path"]]
+    turns = [p for i, p in enumerate(paths) if i == 0 or paths[i - 1] != p]
+    assert len(turns) == len(set(turns))  # no stream is come back to
+
+
+@pytest.mark.parametrize("value", [-1, 9])
+def test_read_ahead_streams_must_be_a_small_whole_number(sandbox_factory, value) -> None:
+    # Other types are turned away by the settings schema first (see test_cli).
+    sb = sandbox_factory()
+    with pytest.raises(ConfigError, match=f"read_ahead_streams '{value}' must be a whole number"):
+        TapPipedrive(config=config_for(sb, read_ahead_streams=value))
