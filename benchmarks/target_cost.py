@@ -36,9 +36,8 @@ OURS = "me@ourco.example"
 FREE_MAIL = ("gmail.com", "outlook.com", "yahoo.com", "icloud.com")
 START = datetime(2026, 9, 1, 8, 0, tzinfo=UTC)
 # The sandbox has no burst limit unless given a plan; let the client go as fast as it can so the
-# run measures requests and tokens, not waiting. `lite_seconds` below estimates the wait.
+# run measures requests and tokens, not waiting.
 UNPACED = {"max_requests_per_2s": 10_000, "search_requests_per_2s": 10_000}
-LITE_BURST, SEARCH_BURST = 20, 10  # requests per 2 s on the smallest plan, and for searches
 
 
 def sample(sb: Sandbox, messages: int, counterparts: int, seed: int) -> list[dict[str, Any]]:
@@ -165,14 +164,6 @@ def run_naive(sb: Sandbox, messages: list[dict[str, Any]]) -> dict[str, int]:
     return created
 
 
-def lite_seconds(by_endpoint: dict[str, dict[str, int]]) -> float:
-    """Least wall time the same calls need on the smallest plan (20 requests, 10 searches per
-    2 s)."""
-    total = sum(row["requests"] for row in by_endpoint.values())
-    searches = sum(row["requests"] for name, row in by_endpoint.items() if "/search" in name)
-    return max(total / LITE_BURST, searches / SEARCH_BURST) * 2
-
-
 def measure(name: str, messages: list[dict[str, Any]], size: str, run: Any) -> dict[str, Any]:
     """Run `run(sandbox)` on a fresh sandbox; it returns (objects created, extra figures)."""
     with Sandbox(seed=1, size=size) as sb:
@@ -190,7 +181,6 @@ def measure(name: str, messages: list[dict[str, Any]], size: str, run: Any) -> d
         "requests_per_message": round(stats["requests"] / n, 3),
         "tokens_per_message": round(stats["tokens"] / n, 2),
         "seconds": round(seconds, 1),
-        "lite_plan_min_seconds": round(lite_seconds(stats["by_endpoint"]), 1),
         "created": created,
         **extra,
         "by_endpoint": stats["by_endpoint"],
@@ -244,16 +234,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.messages} messages over {args.counterparts} counterparts "
         f"(sandbox size {args.size}, sample seed {args.seed})"
     )
-    header = (
-        f"{'run':<8}{'requests':>10}{'tokens':>10}{'req/msg':>10}{'tok/msg':>10}"
-        f"{'lite floor s (computed)':>25}"
-    )
+    header = f"{'run':<8}{'requests':>10}{'tokens':>10}{'req/msg':>10}{'tok/msg':>10}"
     print(header)
     for row in (ours, naive):
         print(
             f"{row['run']:<8}{row['requests']:>10}{row['tokens']:>10}"
             f"{row['requests_per_message']:>10}{row['tokens_per_message']:>10}"
-            f"{row['lite_plan_min_seconds']:>25}"
         )
     rerun = ours["rerun"]
     print(
