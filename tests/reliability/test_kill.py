@@ -3,7 +3,9 @@ committed, ends with exactly the sandbox's record set in PostgreSQL and no dupli
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import random
 import subprocess
 from collections.abc import Iterator
@@ -17,11 +19,26 @@ from .warehouse import versions_of, warehouse
 pytestmark = pytest.mark.postgres
 
 
-def _killed_after(process: subprocess.Popen, lines: int) -> Iterator[str]:
+# A kill lands only while the tap still runs: it may write ahead of our reading by what its
+# stdout buffer and the pipe hold (the pipe is shrunk to one page), so a kill point leaves at
+# least this much output after it.
+PIPE_BYTES = 4096
+KILL_TAIL_BYTES = 32 * 1024
+
+
+def _start(argv: list[str]) -> tuple[subprocess.Popen, int]:
+    """The tap, writing into a pipe of one page; returns it and the pipe's read end."""
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    process = subprocess.Popen(argv, stdout=write_end, stderr=subprocess.DEVNULL)
+    os.close(write_end)
+    return process, read_end
+
+
+def _killed_after(process: subprocess.Popen, read_end: int, lines: int) -> Iterator[str]:
     """The tap's output up to a kill after `lines` lines (or all of it, if it ends first)."""
-    assert process.stdout is not None
-    with process.stdout:
-        for n, line in enumerate(process.stdout, start=1):
+    with os.fdopen(read_end, encoding="utf-8") as output:
+        for n, line in enumerate(output, start=1):
             yield line
             if n == lines:
                 process.kill()
@@ -51,19 +68,24 @@ def test_killed_at_random_points_and_resumed_into_postgres(
             if state is not None:
                 (tmp_path / "state.json").write_text(json.dumps(state))
                 argv += ["--state", str(tmp_path / "state.json")]
-            # A point anywhere in what is left (the run's output is counted first); the last
+            # A point anywhere in what is left (the run's output is measured first); the last
             # run goes to the end.
-            at = rng.randint(1, max(1, _output_lines(argv) - 1)) if attempt < kills else 0
-            process = subprocess.Popen(
-                argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-            )
-            wh.load(_killed_after(process, at))
+            at = rng.choice(_kill_points(argv)) if attempt < kills else 0
+            process, read_end = _start(argv)
+            wh.load(_killed_after(process, read_end, at))
             killed += process.returncode == -9
         assert killed == kills, "every kill must land before the run's end"
         assert wh.duplicate_keys() == 0
         assert wh.versions() == expected
 
 
-def _output_lines(argv: list[str]) -> int:
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=True)
-    return len(done.stdout.splitlines())
+def _kill_points(argv: list[str]) -> list[int]:
+    """Line numbers after which a kill lands: those followed by KILL_TAIL_BYTES or more."""
+    done = subprocess.run(argv, capture_output=True, timeout=600, check=True)
+    lines = done.stdout.splitlines(keepends=True)
+    after, points = 0, []
+    for n in range(len(lines), 0, -1):
+        if after >= KILL_TAIL_BYTES:
+            points.append(n)
+        after += len(lines[n - 1])
+    return points or [1]
