@@ -54,7 +54,7 @@ def goals(r: dict[str, Any]) -> list[tuple[str, str, str]]:
             verdict(n <= bound),
         )
     )
-    rl = r["rate_limited"]
+    rl = goal_row(r["rate_limited"])
     rows.append(
         (
             "rate-limited wall time within 10% of the bound, zero 429s",
@@ -102,6 +102,15 @@ def goals(r: dict[str, Any]) -> list[tuple[str, str, str]]:
     return rows
 
 
+def goal_row(rate_limited: list[dict[str, Any]]) -> dict[str, Any]:
+    """The issue's case: 100 ms latency, the tap as shipped."""
+    return next(
+        row
+        for row in rate_limited
+        if row["latency_s"] == 0.1 and row["read_ahead_streams"] == "default"
+    )
+
+
 def table(header: list[str], rows: list[list[Any]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
@@ -110,7 +119,8 @@ def table(header: list[str], rows: list[list[Any]]) -> str:
 
 def markdown(r: dict[str, Any]) -> str:
     m = r["machine"]
-    t, c, rl, tg = r["throughput"], r["api_cost"], r["rate_limited"], r["target"]
+    t, c, tg = r["throughput"], r["api_cost"], r["target"]
+    rl = goal_row(r["rate_limited"])
     parts = [
         "# Benchmark results",
         "",
@@ -210,10 +220,16 @@ def markdown(r: dict[str, Any]) -> str:
         ),
         "",
         f"## Under the {rl['plan']} plan's rate limit ({rl['limit_per_2s']} requests per 2 s) "
-        f"with {rl['latency_s'] * 1000:.0f} ms latency ({rl['records']:,} records, main streams)",
+        f"with added latency ({rl['records']:,} records, main streams)",
+        "",
+        "As shipped (`read_ahead_streams` default) and one stream at a time (`0`). The bound is "
+        "what the limit lets through; one request at a time would also pay the latency once "
+        "per request (the next column). The goal is the 100 ms row as shipped.",
         "",
         table(
             [
+                "latency ms",
+                "read_ahead_streams",
                 "requests",
                 "wall s",
                 "bound s",
@@ -225,15 +241,18 @@ def markdown(r: dict[str, Any]) -> str:
             ],
             [
                 [
-                    rl["requests"],
-                    rl["seconds"],
-                    rl["bound_seconds"],
-                    rl["ratio"],
-                    rl["one_at_a_time_seconds"],
-                    rl["answer_seconds"],
-                    rl["answered_429"],
-                    rl["max_requests_in_2s"],
+                    f"{row['latency_s'] * 1000:.0f}",
+                    row["read_ahead_streams"],
+                    row["requests"],
+                    row["seconds"],
+                    row["bound_seconds"],
+                    row["ratio"],
+                    row["one_at_a_time_seconds"],
+                    row["answer_seconds"],
+                    row["answered_429"],
+                    row["max_requests_in_2s"],
                 ]
+                for row in r["rate_limited"]
             ],
         ),
         "",
