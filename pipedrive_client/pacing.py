@@ -9,19 +9,23 @@ same token, a lower plan).
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
-from bisect import bisect_right
-from collections import deque
+from bisect import bisect_right, insort
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from .config import BURST_WINDOW_SECONDS
 from .errors import ConfigError
 
-# The server stamps a request when it arrives, we when we send it; latency jitter can squeeze two
-# sends further apart than their arrivals. A small margin keeps us under the limit anyway.
+# A request counts in our window from when we let it go until 2 s after its answer came back:
+# the server stamped it somewhere in between, and however that time varies (threads,
+# scheduling, the network) we then never send the limit + 1st. A small margin on top covers the
+# clocks' granularity.
 WINDOW_MARGIN_SECONDS = 0.05
+# How often a request waits to see whether an answer freed a place, when all are in flight.
+IN_FLIGHT_POLL_SECONDS = 0.01
 # Places in the window that requests made in the background (reading ahead) leave free, so the
 # request the sync is waiting for never queues behind them.
 BACKGROUND_RESERVE = 1
@@ -41,7 +45,8 @@ def in_background(active: bool = True) -> Iterator[None]:
 
 
 class SlidingWindow:
-    """At most `limit` acquisitions in any `window` seconds, within one process."""
+    """At most `limit` requests in any `window` seconds as the server counts them, within one
+    process: those in flight and those answered less than `window` ago."""
 
     def __init__(
         self,
@@ -52,38 +57,64 @@ class SlidingWindow:
     ) -> None:
         self.limit = limit
         self.window = window + WINDOW_MARGIN_SECONDS
-        self._sent: deque[float] = deque()
+        self._flying: set[int] = set()  # tickets of requests in flight, numbered as sent
+        self._tickets = itertools.count()
+        self._mine = threading.local()  # the ticket of this thread's request
+        self._answered: list[float] = []  # when each answer came, in order
+        self._others: list[float] = []  # when we learned of others' requests on this token
         self._lock = threading.Lock()
         self._clock = clock
         self._sleep = sleep
 
+    def _counted(self, now: float) -> int:
+        for times in (self._answered, self._others):
+            del times[: bisect_right(times, now - self.window)]
+        return len(self._flying) + len(self._answered) + len(self._others)
+
     def acquire(self, reserve: int = 0) -> float:
         """Block until a request may be sent, leaving `reserve` places in the window to others;
-        return the seconds waited."""
+        return the seconds waited. Each acquire is followed by one `settle`."""
         allowed = max(1, self.limit - reserve)
         waited = 0.0
         while True:
             with self._lock:
                 now = self._clock()
-                # Sends stay on record for a second window: `held_at` looks back from a send
-                # that is a round trip old.
-                while self._sent and now - self._sent[0] >= 2 * self.window:
-                    self._sent.popleft()
-                in_window = len(self._sent) - bisect_right(self._sent, now - self.window)
-                if in_window < allowed:
-                    self._sent.append(now)
+                counted = self._counted(now)
+                if counted < allowed:
+                    self._mine.ticket = next(self._tickets)
+                    self._flying.add(self._mine.ticket)
                     return waited
-                delay = self._sent[-allowed] + self.window - now
+                # The answered request whose leaving frees a place; if none (all are in
+                # flight), an answer will.
+                oldest = counted - allowed
+                leaving = sorted(self._answered + self._others)
+                if oldest < len(leaving):
+                    delay = leaving[oldest] + self.window - now
+                else:
+                    delay = IN_FLIGHT_POLL_SECONDS
             # Sleep without the lock, so that a request with a smaller reserve can take a place
             # that frees up meanwhile.
             self._sleep(delay)
             waited += delay
 
-    def held_at(self, moment: float) -> int:
-        """How many of our own requests were in the window that ends at `moment`."""
+    def settle(self) -> None:
+        """The answer to an acquired request came back (or the attempt failed)."""
         with self._lock:
-            sent = self._sent
-            return bisect_right(sent, moment) - bisect_right(sent, moment - self.window)
+            self._flying.discard(self._mine.ticket)
+            insort(self._answered, self._clock())
+
+    def count_others(self, server_count: int) -> None:
+        """The server counted `server_count` requests in its window when it answered ours:
+        what our own requests (answered, or sent before this thread's) do not explain was
+        someone else's (the discovery run just before, the target on the same token). Count
+        those for a window from now."""
+        with self._lock:
+            now = self._clock()
+            self._counted(now)
+            mine = getattr(self._mine, "ticket", -1)
+            sent_before = sum(1 for ticket in self._flying if ticket < mine)
+            others = server_count - len(self._answered) - sent_before
+            self._others.extend([now] * (others - len(self._others)))
 
 
 class SharedWindow:
@@ -105,6 +136,9 @@ class SharedWindow:
         started = time.monotonic()
         self._limiter.try_acquire(self._name, blocking=True)
         return time.monotonic() - started
+
+    def settle(self) -> None:
+        """The shared log counts sends only."""
 
 
 def _bucket_for(store: str, rate, table: str):
@@ -183,24 +217,31 @@ class Pacer:
             return waited + self._general.acquire(reserve)
         return waited + self._general.acquire()
 
-    def observe(
-        self,
-        limit: int | None,
-        remaining: int | None,
-        reset: float | None,
-        sent_at: float | None = None,
-    ) -> None:
-        """Learn from the `x-ratelimit-*` headers of the response to a request sent at
-        `sent_at` (time.monotonic)."""
+    def settle(self, search: bool = False) -> None:
+        if search:
+            self._search.settle()
+        self._general.settle()
+
+    @contextmanager
+    def slot(self, search: bool = False) -> Iterator[float]:
+        """One request's place in the windows, from before it is sent until its answer is in;
+        yields the seconds waited for it."""
+        waited = self.acquire(search)
+        try:
+            yield waited
+        finally:
+            self.settle(search)
+
+    def observe(self, limit: int | None, remaining: int | None, reset: float | None) -> None:
+        """Learn from the `x-ratelimit-*` headers of a response."""
         local = isinstance(self._general, SlidingWindow)
         if local and limit and (limit < self._general.limit or self._adopt_server_limit):
             self._general.limit = limit
-        if remaining is not None and remaining <= 0 and reset:
-            if local and limit and sent_at is not None and self._general.held_at(sent_at) >= limit:
-                # Every request the server counted was ours: the window already waits exactly
-                # until the oldest leaves, where the header's whole seconds would overshoot by
-                # up to a second.
-                return
+        if local and limit and remaining is not None:
+            # Counted in our window, others' requests make it wait exactly as long as needed,
+            # where the reset header's whole seconds would overshoot by up to a second.
+            self._general.count_others(limit - remaining)
+        elif remaining is not None and remaining <= 0 and reset:
             self.pause(reset)
 
     def pause(self, seconds: float) -> None:

@@ -144,10 +144,10 @@ class PacedSession(requests.Session):
         method = str(request.method).upper()
         path = normalise_path(urlsplit(str(request.url)).path)
         endpoint = f"{method} {path}"
-        self.stats.record_wait(self.pacer.acquire(search=is_search(path)))
-        sent_at = time.monotonic()
         try:
-            response = super().send(request, **kwargs)
+            with self.pacer.slot(search=is_search(path)) as waited:
+                self.stats.record_wait(waited)
+                response = super().send(request, **kwargs)
         except requests.exceptions.ConnectionError as exc:
             self.stats.record_failed_attempt(endpoint)
             raise self._connection_failure(exc, method, endpoint) from None
@@ -166,7 +166,7 @@ class PacedSession(requests.Session):
         self.stats.record_response(
             endpoint, status, 0 if status == 429 else token_cost(method, path)
         )
-        self._observe_rate_headers(response, sent_at)
+        self._observe_rate_headers(response)
         if status == 429:
             raise self._rate_limited(response, endpoint)
         if status == 403 and _is_html(response):
@@ -302,13 +302,12 @@ class PacedSession(requests.Session):
             failure,
         )
 
-    def _observe_rate_headers(self, response: requests.Response, sent_at: float) -> None:
+    def _observe_rate_headers(self, response: requests.Response) -> None:
         headers = response.headers
         self.pacer.observe(
             limit=_as_int(headers.get("x-ratelimit-limit")),
             remaining=_as_int(headers.get("x-ratelimit-remaining")),
             reset=_as_float(headers.get("x-ratelimit-reset")),
-            sent_at=sent_at,
         )
 
     def _check_destination(self, url: str) -> None:

@@ -116,8 +116,42 @@ def test_background_requests_leave_a_place_for_the_sync_to_use() -> None:
     window = SlidingWindow(5, clock=lambda: now[0], sleep=sleep)
     for _ in range(4):
         assert window.acquire(reserve=1) == 0  # background: four of the five places
+        window.settle()
     assert window.acquire() == 0  # the sync's request goes at once: the fifth place
+    window.settle()
     assert not slept
     window.acquire(reserve=1)  # background again: waits for places to free up
     assert slept
+    assert now[0] >= 2.0
+
+
+def test_a_request_counts_until_two_seconds_after_its_answer() -> None:
+    # The server stamps a request somewhere between its sending and its answer: counting it
+    # from the answer keeps a slow answer from letting the limit + 1st through.
+    from pipedrive_client.pacing import SlidingWindow
+
+    now = [0.0]
+    window = SlidingWindow(2, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+    window.acquire()
+    window.acquire()
+    now[0] = 1.5  # both answers come 1.5 s after they were sent
+    window.settle()
+    window.settle()
+    window.acquire()
+    assert now[0] >= 3.5  # not at 2.0, two seconds after the sends
+
+
+def test_requests_the_server_counted_that_were_not_ours_take_places_too() -> None:
+    # Another process on the same token (the discovery run just before a sync, the target):
+    # the server's count tells us, and our window makes room for them.
+    from pipedrive_client.pacing import SlidingWindow
+
+    now = [0.0]
+    window = SlidingWindow(5, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+    window.acquire()
+    window.settle()
+    window.count_others(4)  # x-ratelimit-remaining 1 of 5: three were someone else's
+    assert window.acquire() == 0  # ours, theirs and this one: five
+    window.settle()
+    window.acquire()
     assert now[0] >= 2.0
