@@ -21,7 +21,7 @@ from pipedrive_client import ReadAhead, read_ahead
 if TYPE_CHECKING:
     from .client import PipedriveStream
 
-PAGES_IN_MEMORY = 2  # per stream being read
+PAGES_IN_MEMORY = 2  # of the stream being written
 SPOOL_BYTES = 64 * 2**20  # what the stream read ahead may hold on disk before it waits
 
 
@@ -31,7 +31,8 @@ def _key(stream: PipedriveStream, context: dict | None) -> str:
 
 class Prefetch:
     """Readers for the (stream, partition) pairs of one sync, in the order they are synced:
-    the current one, and one reading ahead. Only the main thread calls this."""
+    the one being written, and up to `streams_ahead` after it reading ahead. Only the main
+    thread calls this."""
 
     def __init__(
         self, plan: Iterable[tuple[PipedriveStream, dict | None]] = (), streams_ahead: int = 0
