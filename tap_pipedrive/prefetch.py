@@ -6,7 +6,7 @@ budget half used: one request in flight, then the wait for its answer. So while 
 written, the next few streams in the SDK's order (`read_ahead_streams`) are already read,
 through the same paced client and only with the requests the burst limit has to spare, into
 temporary files (up to `SPOOL_BYTES` each); when one is done the next starts. What is
-written, in what order, the state and the requests made are all as before; only the waiting
+written, in what order, the bookmarks and the requests made are all as before; only the waiting
 overlaps, and memory stays at a few pages.
 """
 
