@@ -132,7 +132,8 @@ class SharedWindow:
         rate = Rate(limit, int((BURST_WINDOW_SECONDS + WINDOW_MARGIN_SECONDS) * Duration.SECOND))
         self._limiter = Limiter(_bucket_for(store, rate, table=name))
 
-    def acquire(self) -> float:
+    def acquire(self, reserve: int = 0) -> float:
+        """`reserve` is not kept across processes: every request takes the next place."""
         started = time.monotonic()
         self._limiter.try_acquire(self._name, blocking=True)
         return time.monotonic() - started
@@ -213,9 +214,7 @@ class Pacer:
         if search:
             waited += self._search.acquire()
         reserve = BACKGROUND_RESERVE if getattr(_thread, "background", False) else 0
-        if isinstance(self._general, SlidingWindow):
-            return waited + self._general.acquire(reserve)
-        return waited + self._general.acquire()
+        return waited + self._general.acquire(reserve)
 
     def settle(self, search: bool = False) -> None:
         if search:
