@@ -47,6 +47,9 @@ class ClientConfig:
     backoff_base_seconds: float = 0.5
     backoff_cap_seconds: float = 60.0
     timeout_seconds: float = 60.0
+    # How long a list page that answers without its records (`data: null`) is read again, with
+    # the same backoff, before the listing fails (never taken as empty).
+    odd_page_wait_seconds: float = 40.0
     # Sleep until the daily token budget resets instead of failing (hours, at worst).
     wait_for_daily_budget: bool = False
     # Share one burst budget between processes: sqlite:///path, redis://..., postgresql://...

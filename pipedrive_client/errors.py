@@ -36,6 +36,11 @@ class NotFoundError(ApiError):
     """404: no such record, or (on every call) no such company domain."""
 
 
+class OddPageError(ApiError):
+    """A list page kept answering without its records (`data: null`, a null body) or with a
+    cursor that does not move: the listing stops rather than skip or loop."""
+
+
 class RateLimitError(ApiError):
     """429 (or the CDN's HTML 403) that outlasted the retry budget."""
 

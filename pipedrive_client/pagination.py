@@ -7,23 +7,24 @@ it and resume a listing mid-way.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .errors import OddPageError
 from .session import PacedSession, body_of
 
 logger = logging.getLogger("pipedrive_client")
 
-# A continuation page that comes back with `data: null` contradicts the previous page's promise
-# of more; the live API does this now and then. Read it again a few times before believing it.
-# v2 lists answer an empty result with `data: []`, so on v2 every `data: null` page is suspect:
-# believing one on a first page would, for field definitions, drop every custom column.
-EMPTY_CONTINUATION_REREADS = 3
-# The first page of a v1 list answers `data: null` when the list is empty, which a glitch looks
-# exactly like. Believing a glitch drops a whole stream for the run (and, in a full-refresh run
-# of a reference stream, its whole table downstream), so it is read once more: a list that is
-# really empty costs one extra request.
+# A page that answers `data: null` (or a body that is not an object) where records must be is
+# read again with backoff over a bounded time, then the listing fails: taking it as empty would
+# skip its records for good (the cursor moves past it), or drop every custom column when it is a
+# field-definition list. v2 answers an empty result with `data: []`, and a v1 continuation page
+# follows a page that promised more, so on those every `data: null` is suspect.
+# The one answer that may really be empty is the first page of a v1 list (v1 answers an empty
+# result with `data: null` and a pagination block saying there is no more): that one is read once
+# more, then believed. Believing it emits nothing, so no bookmark moves.
 EMPTY_FIRST_PAGE_REREADS = 1
 
 
@@ -42,10 +43,19 @@ def iter_v2_pages(
     cursor: str | None = None,
 ) -> Iterator[Page]:
     params = {**(params or {}), "limit": limit}
+    sent = {cursor} if cursor else set()
     while True:
         page_params = {**params, "cursor": cursor} if cursor else params
-        body = _get_page(session, path, page_params, EMPTY_CONTINUATION_REREADS)
+        body = _read_page(session, path, page_params, _NEVER_EMPTY)
         cursor = ((body.get("additional_data") or {}).get("next_cursor")) or None
+        if cursor in sent:
+            # A cursor that leads back to a page already read would loop for ever.
+            raise OddPageError(
+                f"GET {path}: the API answered with a cursor already read in this listing; "
+                "stopped rather than read the same pages for ever. Run again later.",
+                endpoint=f"GET {path}",
+            )
+        sent.add(cursor)
         yield Page(body.get("data") or [], cursor, body)
         if cursor is None:
             return
@@ -60,19 +70,19 @@ def iter_v1_pages(
     continuation: bool = False,
 ) -> Iterator[Page]:
     """`continuation=True`: the first page continues an earlier listing (a caller paging by
-    keyset restarts at start=0 with a moved filter), so `data: null` there is re-read too."""
+    keyset restarts at start=0 with a moved filter), so `data: null` there is suspect too."""
     params = {**(params or {}), "limit": limit}
     while True:
-        rereads = (
-            EMPTY_CONTINUATION_REREADS if continuation or start > 0 else EMPTY_FIRST_PAGE_REREADS
-        )
-        body = _get_page(session, path, {**params, "start": start}, rereads)
+        first = not (continuation or start > 0)
+        body = _read_page(session, path, {**params, "start": start}, _V1_FIRST if first else 0)
         records = body.get("data") or []
         more, next_start = _v1_pagination(body, start, len(records))
         if more and next_start <= start:
-            # A page that promises more but does not move forward would loop forever.
-            logger.warning("GET %s: pagination did not advance at start=%d; stopping.", path, start)
-            more = False
+            raise OddPageError(
+                f"GET {path}: the API promised more records but the next page starts where this "
+                f"one did (start={start}); stopped rather than loop or skip. Run again later.",
+                endpoint=f"GET {path}",
+            )
         yield Page(records, next_start if more else None, body)
         if not more:
             return
@@ -80,9 +90,9 @@ def iter_v1_pages(
 
 
 def get_unpaged(session: PacedSession, path: str) -> Page:
-    """A v1 list that takes no paging parameters (users, currencies, ...): one response, with
-    the first-page rule for `data: null`."""
-    body = _get_page(session, path, {}, EMPTY_FIRST_PAGE_REREADS)
+    """A v1 list that takes no paging parameters (users, currencies, ...): one response; its
+    `data: null` is read once more, then believed (it has no pagination block to check)."""
+    body = _read_page(session, path, {}, _UNPAGED)
     return Page(body.get("data") or [], None, body)
 
 
@@ -91,17 +101,55 @@ def iter_records(pages: Iterator[Page]) -> Iterator[dict[str, Any]]:
         yield from page.records
 
 
-def _get_page(
-    session: PacedSession, path: str, params: Mapping[str, Any], rereads: int
+# What a `data: null` answer may mean, by where it comes from.
+_NEVER_EMPTY, _V1_FIRST, _UNPAGED = 0, 1, 2
+
+
+def _read_page(
+    session: PacedSession, path: str, params: Mapping[str, Any], kind: int
 ) -> dict[str, Any]:
-    for attempt in range(rereads + 1):
-        body = body_of(session.get(path, params=params)) or {}
-        if body.get("data") is not None:
+    """The page's body; an odd answer is read again with backoff over at most
+    `odd_page_wait_seconds`, then the listing fails with OddPageError."""
+    config = session.config
+    empty_rereads = EMPTY_FIRST_PAGE_REREADS
+    waited, tries = 0.0, 0
+    while True:
+        tries += 1
+        body = body_of(session.get(path, params=params))
+        if isinstance(body, dict) and body.get("data") is not None:
             return body
-        if attempt < rereads:
-            session.stats.record_retry(0.0)
-            logger.info("GET %s: a page came back with data null; reading it again.", path)
-    return body
+        what = "data: null" if isinstance(body, dict) else f"a {type(body).__name__} body"
+        if _may_be_empty(body, kind):
+            if not empty_rereads:
+                return body
+            empty_rereads -= 1
+            wait = 0.0
+        else:
+            wait = min(config.backoff_cap_seconds, config.backoff_base_seconds * 2 ** (tries - 1))
+            if waited + wait > config.odd_page_wait_seconds:
+                raise OddPageError(
+                    f"GET {path}: a page answered {what} {tries} times over {waited:.0f} s; "
+                    "stopped so that its records are not skipped. Run again later.",
+                    endpoint=f"GET {path}",
+                )
+        session.stats.record_retry(wait)
+        logger.info("GET %s: a page answered %s; reading it again in %.1f s.", path, what, wait)
+        time.sleep(wait)
+        waited += wait
+
+
+def _may_be_empty(body: Any, kind: int) -> bool:
+    """An empty list as v1 answers one: `data: null`, and for a paged list a pagination block
+    that says there is no more (the glitch we have seen carries no pagination at all)."""
+    if not isinstance(body, dict) or kind == _NEVER_EMPTY:
+        return False
+    if kind == _UNPAGED:
+        return True
+    extra = body.get("additional_data")
+    if not isinstance(extra, dict):
+        return False
+    pagination = extra.get("pagination") or extra
+    return "more_items_in_collection" in pagination and not pagination["more_items_in_collection"]
 
 
 def _v1_pagination(body: Mapping[str, Any], start: int, count: int) -> tuple[bool, int]:

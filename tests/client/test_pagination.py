@@ -1,6 +1,11 @@
 """Both pagination generations, streamed page by page, with `data: null` handled."""
 
-from pipedrive_client import iter_v1_pages
+import itertools
+import time
+
+import pytest
+
+from pipedrive_client import OddPageError, iter_v1_pages
 
 from .scripted_server import Reply
 
@@ -127,3 +132,97 @@ def test_an_unpaged_list_answered_null_is_read_once_more(server, make_client) ->
         Reply(body={"success": True, "data": [{"id": 1}]}),
     )
     assert make_client().v1_unpaged("/api/v1/users").records == [{"id": 1}]
+
+
+# -- pages that keep answering oddly: read again with backoff, then fail; never skipped ---------
+
+NULL_PAGE = Reply(body={"success": True, "data": None})
+
+
+def _quick(make_client, **settings):
+    return make_client(odd_page_wait_seconds=0.3, **settings)
+
+
+def test_a_continuation_page_that_stays_null_fails_the_listing(server, make_client) -> None:
+    """Before: three quick re-reads, then the page was taken as empty and its records skipped."""
+    server.on("/api/v2/deals", v2_pages({"limit": "500"}))
+    server.handler_for("/api/v2/deals", lambda q: NULL_PAGE)
+    read: list[int] = []
+    with pytest.raises(OddPageError, match=r"GET /api/v2/deals: a page answered data: null"):
+        read.extend(r["id"] for r in _quick(make_client).list_deals())
+    assert read == IDS[:500]  # what came before the odd page, and nothing after it
+    seen = server.requests_to("/api/v2/deals")
+    assert all(s.query.get("cursor") == "500" for s in seen[1:])
+
+
+def test_rereads_are_spread_with_backoff_within_the_bound(server, make_client) -> None:
+    server.handler_for("/api/v2/dealFields", lambda q: NULL_PAGE)
+    client = make_client(
+        odd_page_wait_seconds=1.0, backoff_base_seconds=0.05, backoff_cap_seconds=10
+    )
+    started = time.monotonic()
+    with pytest.raises(OddPageError):
+        list(client.v2_list("/api/v2/dealFields"))
+    elapsed = time.monotonic() - started
+    times = [s.at for s in server.requests_to("/api/v2/dealFields")]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert len(times) == 5  # waits of 0.05, 0.1, 0.2, 0.4 fit in 1 s; 0.8 more would not
+    assert all(b > a for a, b in itertools.pairwise(gaps))  # each wait longer than the last
+    assert elapsed < 2.0
+
+
+def test_a_field_definition_list_answered_null_is_never_taken_as_empty(server, make_client):
+    """Before: believed after three re-reads, and every custom column of the run was dropped."""
+    server.handler_for("/api/v2/personFields", lambda q: NULL_PAGE)
+    with pytest.raises(OddPageError):
+        list(_quick(make_client).v2_list("/api/v2/personFields"))
+
+
+@pytest.mark.parametrize("body", [None, [], "null"], ids=["null body", "list body", "string"])
+def test_a_body_that_is_not_an_object_is_never_the_end_of_a_list(server, make_client, body):
+    """Before: a `null` body on a first page ended the listing, as if empty, with success."""
+    server.handler_for("/api/v1/notes", lambda q: Reply(body=b"null" if body is None else body))
+    with pytest.raises(OddPageError, match="GET /api/v1/notes"):
+        list(_quick(make_client).list_notes())
+
+
+def test_a_v1_first_page_null_without_pagination_is_suspect(server, make_client) -> None:
+    """The glitch carries no pagination block; a really empty v1 list says it has no more."""
+    server.on("/api/v1/notes", NULL_PAGE, NULL_PAGE)
+    server.handler_for("/api/v1/notes", v1_pages(nested=True))
+    assert [r["id"] for r in _quick(make_client).list_notes()] == IDS
+
+
+def test_a_v1_continuation_page_that_stays_null_fails(server, make_client) -> None:
+    server.on("/api/v1/notes", v1_pages(nested=True)({"start": "0", "limit": "500"}))
+    server.handler_for("/api/v1/notes", lambda q: NULL_PAGE)
+    with pytest.raises(OddPageError):
+        list(_quick(make_client).list_notes())
+
+
+def test_a_v2_cursor_that_does_not_advance_stops_the_listing(server, make_client) -> None:
+    """Before: the same two pages were read for ever."""
+
+    def looping(query: dict) -> Reply:
+        nxt = "b" if query.get("cursor") != "b" else "a"
+        return Reply(
+            body={"success": True, "data": [{"id": 1}], "additional_data": {"next_cursor": nxt}}
+        )
+
+    server.handler_for("/api/v2/deals", looping)
+    with pytest.raises(OddPageError, match="cursor already read"):
+        list(make_client().list_deals())
+    assert len(server.requests_to("/api/v2/deals")) == 3  # first, b, a: then a was seen
+
+
+def test_a_v1_listing_that_does_not_advance_fails_instead_of_ending(server, make_client) -> None:
+    """Before: a warning, and the listing ended as if complete."""
+    stuck = {
+        "pagination": {"start": 0, "limit": 500, "more_items_in_collection": True, "next_start": 0}
+    }
+    server.handler_for(
+        "/api/v1/notes",
+        lambda q: Reply(body={"success": True, "data": [{"id": 1}], "additional_data": stuck}),
+    )
+    with pytest.raises(OddPageError, match="next page starts where this one did"):
+        list(make_client().list_notes())
