@@ -124,7 +124,12 @@ def _validated_api_url(url: str) -> str:
             f"api_url '{url}' uses plain http to a non-loopback host: the token would travel "
             "unencrypted. Use https, or http only for 127.0.0.1/localhost."
         )
-    return url.strip().rstrip("/")
+    base = url.strip().rstrip("/")
+    # Every request names its API generation (/api/v1/..., /api/v2/...): a base that already
+    # ends in one would call /api/v2/api/v2/deals.
+    for suffix in ("/api/v1", "/api/v2", "/api"):
+        base = base.removesuffix(suffix)
+    return base
 
 
 def _is_loopback(host: str) -> bool:

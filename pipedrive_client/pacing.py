@@ -221,16 +221,6 @@ class Pacer:
             self._search.settle()
         self._general.settle()
 
-    @contextmanager
-    def slot(self, search: bool = False) -> Iterator[float]:
-        """One request's place in the windows, from before it is sent until its answer is in;
-        yields the seconds waited for it."""
-        waited = self.acquire(search)
-        try:
-            yield waited
-        finally:
-            self.settle(search)
-
     def observe(self, limit: int | None, remaining: int | None, reset: float | None) -> None:
         """Learn from the `x-ratelimit-*` headers of a response."""
         local = isinstance(self._general, SlidingWindow)

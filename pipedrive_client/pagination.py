@@ -132,9 +132,10 @@ def _read_page(
                     "stopped so that its records are not skipped. Run again later.",
                     endpoint=f"GET {path}",
                 )
-        session.stats.record_retry(wait)
+        session.stats.record_retry()
         logger.info("GET %s: a page answered %s; reading it again in %.1f s.", path, what, wait)
-        time.sleep(wait)
+        with session.stats.waiting():
+            time.sleep(wait)
         waited += wait
 
 

@@ -99,6 +99,7 @@ class PacedSession(requests.Session):
         else:
             self._auth_headers = {"x-api-token": str(config.api_token)}
         self._secrets = [s for s in (config.api_token, config.oauth_access_token) if s]
+        self._answered = False  # any answer yet from the server
         self.headers.update({"Accept": "application/json", "User-Agent": config.user_agent})
         self.trust_env = False  # a proxy from the environment must not see the token
         self._send_with_retries = backoff.on_exception(
@@ -110,6 +111,7 @@ class PacedSession(requests.Session):
             giveup=self._wait_is_too_long,
             on_backoff=self._on_backoff,
             raise_on_giveup=True,
+            logger=None,  # _on_backoff logs each retry once
         )(self._send_once)
 
     # -- entry points -------------------------------------------------------------------------
@@ -141,13 +143,19 @@ class PacedSession(requests.Session):
         self, request: requests.PreparedRequest, kwargs: dict, tries: dict
     ) -> requests.Response:
         tries["n"] += 1
+        if tries["n"] > 1:
+            self.stats.wait_ended()  # the backoff sleep that _on_backoff began
         method = str(request.method).upper()
         path = normalise_path(urlsplit(str(request.url)).path)
         endpoint = f"{method} {path}"
+        search = is_search(path)
         try:
-            with self.pacer.slot(search=is_search(path)) as waited:
-                self.stats.record_wait(waited)
+            with self.stats.waiting():
+                self.pacer.acquire(search)
+            try:
                 response = super().send(request, **kwargs)
+            finally:
+                self.pacer.settle(search)
         except requests.exceptions.ConnectionError as exc:
             self.stats.record_failed_attempt(endpoint)
             raise self._connection_failure(exc, method, endpoint) from None
@@ -162,6 +170,7 @@ class PacedSession(requests.Session):
             )
             raise self._unsure(method, endpoint, kind) from None
 
+        self._answered = True
         status = response.status_code
         self.stats.record_response(
             endpoint, status, 0 if status == 429 else token_cost(method, path)
@@ -201,6 +210,13 @@ class PacedSession(requests.Session):
                 "or api_url."
             )
         refused = any(m in text for m in _REFUSED_MARKERS)
+        if refused and not self._answered:
+            # Nothing listens there: a wrong api_url, or a sandbox that is not running. Retrying
+            # for a minute would only hide that.
+            return ConfigError(
+                f"cannot connect to {self._base_netloc} (connection refused): check api_url or "
+                "company_domain, and that the server is running."
+            )
         if method == "POST" and not refused:
             return self._unsure(method, endpoint, "connection dropped")
         return _Retryable("connection refused" if refused else "connection dropped", endpoint)
@@ -226,8 +242,8 @@ class PacedSession(requests.Session):
                     "Daily API token budget spent; waiting %s for it to reset.",
                     _human_duration(resets_in),
                 )
-                time.sleep(resets_in)
-                self.stats.record_wait(resets_in)
+                with self.stats.waiting():
+                    time.sleep(resets_in)
                 return _Retryable(
                     "daily budget was spent", endpoint, retry_after=0.0, rate_limited=True
                 )
@@ -293,7 +309,8 @@ class PacedSession(requests.Session):
 
     def _on_backoff(self, details: dict) -> None:
         failure = details.get("exception")
-        self.stats.record_retry(details["wait"])
+        self.stats.record_retry()
+        self.stats.wait_began()  # ended when the next try starts
         logger.info(
             "Retrying %s in %.2f s (try %d): %s",
             getattr(failure, "endpoint", "?"),

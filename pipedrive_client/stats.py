@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 
@@ -12,11 +15,15 @@ class RunStats:
     requests: int = 0
     tokens: int = 0
     retries: int = 0
+    # Wall time during which at least one request waited (for the burst window, a backoff, a
+    # reset): threads reading ahead wait at the same time, and their waits are not added up.
     seconds_waited: float = 0.0
     statuses: Counter[int] = field(default_factory=Counter)
     requests_by_endpoint: Counter[str] = field(default_factory=Counter)
     tokens_by_endpoint: Counter[str] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _waiting: int = field(default=0, repr=False, compare=False)
+    _waiting_since: float = field(default=0.0, repr=False, compare=False)
 
     def record_response(self, endpoint: str, status: int, tokens: int) -> None:
         with self._lock:
@@ -32,15 +39,29 @@ class RunStats:
             self.requests += 1
             self.requests_by_endpoint[endpoint] += 1
 
-    def record_retry(self, seconds: float) -> None:
+    def record_retry(self) -> None:
         with self._lock:
             self.retries += 1
-            self.seconds_waited += seconds
 
-    def record_wait(self, seconds: float) -> None:
-        if seconds > 0:
-            with self._lock:
-                self.seconds_waited += seconds
+    def wait_began(self) -> None:
+        with self._lock:
+            if not self._waiting:
+                self._waiting_since = time.monotonic()
+            self._waiting += 1
+
+    def wait_ended(self) -> None:
+        with self._lock:
+            self._waiting -= 1
+            if not self._waiting:
+                self.seconds_waited += time.monotonic() - self._waiting_since
+
+    @contextmanager
+    def waiting(self) -> Iterator[None]:
+        self.wait_began()
+        try:
+            yield
+        finally:
+            self.wait_ended()
 
     def as_dict(self) -> dict:
         return {

@@ -54,6 +54,15 @@ def test_api_url_refuses_plain_http_elsewhere_and_odd_urls(url: str) -> None:
         ClientConfig(api_token=TOKEN, api_url=url)
 
 
+@pytest.mark.parametrize(
+    "suffix", ["/api/v1", "/api/v2", "/api/v2/", "/api", ""], ids=["v1", "v2", "v2/", "api", "bare"]
+)
+def test_api_url_with_an_api_path_is_its_base(suffix: str) -> None:
+    """Before: requests went to /api/v2/api/v2/deals."""
+    config = ClientConfig(api_token=TOKEN, api_url="https://acme.pipedrive.com" + suffix)
+    assert config.base_url == "https://acme.pipedrive.com"
+
+
 def test_missing_token_and_domain_name_the_setting() -> None:
     with pytest.raises(ConfigError, match="api_token is missing"):
         ClientConfig(company_domain="acme")

@@ -7,6 +7,7 @@ import pytest
 from pipedrive_client import (
     ApiError,
     AuthenticationError,
+    ConfigError,
     DailyBudgetExhausted,
     NotFoundError,
     RateLimitError,
@@ -202,16 +203,59 @@ def test_post_is_retried_after_429(server, make_client) -> None:
     assert len(server.requests_to("/api/v2/persons")) == 2
 
 
-def test_post_is_retried_when_the_connection_was_refused(make_client) -> None:
+def _closed_port() -> int:
     import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    client = make_client(api_url=f"http://127.0.0.1:{port}", max_tries=3)
+        return s.getsockname()[1]
+
+
+def test_post_is_retried_when_the_connection_was_refused(server, make_client) -> None:
+    client = make_client(max_tries=3)
+    client.get(DEALS)  # the server has answered: a refusal now is a passing fault
+    server.stop()
+    client.session.close()  # drop the kept-alive connection, so the next one is refused
     with pytest.raises(ApiError, match="3 tries: connection refused"):
         client.add_person(name="Ann")
     assert client.stats.retries == 2
+
+
+def test_connection_refused_before_any_answer_fails_at_once(make_client) -> None:
+    """Nothing listens at api_url (a typo, a sandbox not started): say so in a second rather
+    than retry for most of a minute."""
+    client = make_client(
+        api_url=f"http://127.0.0.1:{_closed_port()}",
+        backoff_base_seconds=1.0,
+        backoff_cap_seconds=8.0,
+    )
+    started = time.monotonic()
+    with pytest.raises(ConfigError, match=r"cannot connect to 127\.0\.0\.1:\d+ .*api_url"):
+        client.get(DEALS)
+    assert time.monotonic() - started < 2.0
+    assert client.stats.retries == 0
+
+
+def test_waited_is_wall_time_not_a_sum_over_threads(server, make_client) -> None:
+    """Four threads that each wait out the same 1 s pause waited 1 s of the run, not 4 s."""
+    import threading
+
+    client = make_client()
+    client.session.pacer.pause(1.0)
+    threads = [threading.Thread(target=client.get, args=(DEALS,)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert 0.9 <= client.stats.seconds_waited < 1.5
+
+
+def test_each_retry_is_logged_once(server, make_client, caplog) -> None:
+    server.on(DEALS, Reply(503), Reply(503), OK)
+    with caplog.at_level("DEBUG"):
+        make_client().get(DEALS)
+    retries = [r for r in caplog.records if r.name in ("pipedrive_client", "backoff")]
+    assert len(retries) == 2, [r.getMessage() for r in retries]
 
 
 def test_token_costs_are_counted_per_operation(server, make_client) -> None:
