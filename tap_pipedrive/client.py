@@ -24,16 +24,17 @@ import itertools
 import json
 import re
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import cached_property
 from importlib import resources
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pendulum
-from singer_sdk import Stream
+from singer_sdk import Stream, metrics
 
-from pipedrive_client import Page
+from pipedrive_client import ApiError, Page
 
+from . import sdk_internals
 from .custom_fields import CustomField
 
 if TYPE_CHECKING:
@@ -90,7 +91,26 @@ class PipedriveStream(Stream):
 
     def __init__(self, tap: TapPipedrive) -> None:
         self._pipedrive_tap = tap
+        self._since: dict[str, str] = {}  # where each partition starts reading, once worked out
+        self._strict = False  # the API refused a form its prose allows: use the schema's
         super().__init__(tap, schema=self._build_schema())
+        sdk_internals.quiet_sdk_start_line(self.logger)
+
+    # -- per-partition METRIC lines (see sdk_internals) ---------------------------------------
+
+    def get_record_counter(
+        self, *, endpoint: str | None = None, log_interval: float = metrics.DEFAULT_LOG_INTERVAL
+    ) -> metrics.Counter:
+        return sdk_internals.record_counter(self.name, log_interval)
+
+    def get_sync_timer(self) -> metrics.Timer:
+        return sdk_internals.sync_timer(self.name)
+
+    def describe(self, context: dict | None) -> str:
+        """The stream and partition, as log lines name them."""
+        if not context:
+            return f"'{self.name}'"
+        return f"'{self.name}' ({', '.join(f'{k}={v}' for k, v in sorted(context.items()))})"
 
     # -- schema -------------------------------------------------------------------------------
 
@@ -161,14 +181,61 @@ class PipedriveStream(Stream):
 
     def since(self, context: dict | None) -> str:
         """Where this run starts (RFC 3339 UTC, whole seconds): the bookmark minus the lookback
-        window, never before the anchor date."""
+        window, never before the anchor date. A bookmark in the future (a bad state, a clock
+        that was wrong) would stall the stream for ever: it counts as now."""
+        key = json.dumps(context or {}, sort_keys=True)
+        if key not in self._since:
+            self._since[key] = self._work_out_since(context)
+        return self._since[key]
+
+    def _work_out_since(self, context: dict | None) -> str:
         anchor = pendulum.parse(self._pipedrive_tap.anchor)
         bookmark = self.get_starting_replication_key_value(context)
         if not bookmark:
             return rfc3339(anchor.isoformat())
+        mark, now = pendulum.parse(bookmark), pendulum.now("UTC")
+        if mark > now:
+            self.logger.warning(
+                "%s: the bookmark %s is in the future; reading from now minus the lookback "
+                "window instead. Check the state and this machine's clock.",
+                self.describe(context),
+                bookmark,
+            )
+            mark = now
         lookback = self._pipedrive_tap.lookback_seconds
-        start = max(anchor, pendulum.parse(bookmark).subtract(seconds=lookback))
+        start = max(anchor, mark.subtract(seconds=lookback))
         return rfc3339(start.isoformat())
+
+    def strict_fallback(
+        self,
+        context: dict | None,
+        loose: Callable[[dict | None], Iterator[Any]],
+        strict: Callable[[dict | None], Iterator[Any]],
+        what: str,
+    ) -> Iterator[Any]:
+        """Read `loose`, a request form that Pipedrive's prose allows and its schema does not;
+        if the API refuses it (400 or 422 on the first request), read `strict` instead, for
+        the rest of the run."""
+        if not self._strict:
+            items = loose(context)
+            try:
+                first = next(items, None)
+            except ApiError as exc:
+                if exc.status not in (400, 422):
+                    raise
+                self.logger.warning(
+                    "%s: the API refused %s (%s); reading with the form its schema allows.",
+                    self.describe(context),
+                    what,
+                    exc.status,
+                )
+                self._strict = True
+            else:
+                if first is not None:
+                    yield first
+                    yield from items
+                return
+        yield from strict(context)
 
     def post_process(self, row: dict, context: dict | None = None) -> dict | None:
         self._pipedrive_tap.records_emitted[self.name] += 1
@@ -198,14 +265,50 @@ class IncrementalStream(PipedriveStream):
     is_sorted = True
     STATE_MSG_FREQUENCY = 500  # a resumable bookmark at least once per 500-record page
 
-    def lower_bookmark_to_since(self, context: dict | None) -> None:
-        """The lookback window re-reads records older than the bookmark on purpose; lower the
-        bookmark to the window's start so the SDK's sort check accepts them. Re-reading the
-        record that set the old bookmark brings it back up."""
+    def begin_partition(self, context: dict | None) -> None:
+        """Log where the partition starts, once. The lookback window re-reads records older
+        than the bookmark on purpose; lower the bookmark to the window's start so the SDK's
+        sort check accepts them. Re-reading the record that set the old bookmark brings it
+        back up."""
         state = self.get_context_state(context)
         since = self.normal(self.since(context))
+        self.logger.info(
+            "Starting incremental sync of %s: bookmark %s, reading from %s.",
+            self.describe(context),
+            state.get("replication_key_value") or "none yet",
+            since,
+        )
         if state.get("replication_key_value") and state["replication_key_value"] > since:
             state["replication_key_value"] = since
+
+    def kept_in_order(
+        self, records: Iterable[dict[str, Any]], context: dict | None
+    ) -> Iterator[dict[str, Any]]:
+        """The records, each checked against the sort: one older than a record already emitted
+        (a server that did not keep its order across pages) is emitted all the same, and the
+        partition's bookmark then waits for the end of the partition (the SDK's unsorted mode),
+        never passing a record that may still come."""
+        newest, trusted = "", True
+        for record in records:
+            time = self.normal(record.get("update_time")) or ""
+            if time >= newest:
+                newest = time
+            else:
+                if trusted:
+                    trusted = False
+                    self.logger.warning(
+                        "%s: the API answered records out of update_time order across pages "
+                        "(%s after %s); all are read, and the bookmark moves only when the "
+                        "stream has been read whole.",
+                        self.describe(context),
+                        time,
+                        newest,
+                    )
+                    sdk_internals.stop_trusting_sort(self)
+                state = self.get_context_state(context)
+                if (state.get("replication_key_value") or "") > time:
+                    state["replication_key_value"] = time
+            yield record
 
     def source(self, context: dict | None) -> Iterator[Any]:
         if self.generation == "v1":
@@ -213,10 +316,10 @@ class IncrementalStream(PipedriveStream):
         return self.pages(context)
 
     def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
-        self.lower_bookmark_to_since(context)
+        self.begin_partition(context)
         if self.generation == "v1":
-            return itertools.chain.from_iterable(self.read(context))
-        return self.v2_records(context)
+            return self.kept_in_order(itertools.chain.from_iterable(self.read(context)), context)
+        return self.kept_in_order(self.v2_records(context), context)
 
     def v2_records(self, context: dict | None) -> Iterator[dict[str, Any]]:
         for page in self.read(context):
@@ -302,8 +405,9 @@ class NewestFirstStream(IncrementalStream):
         return self.newest_first_batches(context)
 
     def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
-        self.lower_bookmark_to_since(context)
-        return _oldest_first(itertools.chain.from_iterable(self.read(context)))
+        self.begin_partition(context)
+        records = _oldest_first(itertools.chain.from_iterable(self.read(context)))
+        return self.kept_in_order(records, context)
 
     def newest_first_batches(self, context: dict | None) -> Iterator[list[dict[str, Any]]]:
         """Newest first down to `since`, one batch of records to keep per page."""

@@ -8,6 +8,10 @@ values split into `<column>` and `<column>_currency`; date and time ranges into 
 `<column>_until`; addresses stay objects. Every column's description carries the hash key, so the
 mapping is always recoverable (`--discover` shows it).
 
+Option ids are integers in practice, but the official description allows strings: a field
+whose options have ids that are not whole numbers gets a text column (with a warning) instead of
+losing its values.
+
 A field renamed in Pipedrive would get a new column at the next discovery. To keep the old column,
 pin it with the `custom_field_columns` setting ({key: column}); `keys` mode avoids renames
 altogether by naming columns after the keys.
@@ -15,13 +19,17 @@ altogether by naming columns after the keys.
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+logger = logging.getLogger("tap-pipedrive.custom_fields")
+
 NUMBER_TYPES = {"double", "monetary"}
+OPTION_TYPES = {"enum", "set"}
 ID_TYPES = {"enum", "user", "org", "people", "stage"}
 RANGE_TYPES = {"daterange", "timerange"}
 
@@ -64,7 +72,12 @@ class CustomField:
     name: str
     field_type: str
     column: str
-    labels: Mapping[int, str] = field(default_factory=dict)
+    labels: Mapping[int | str, str] = field(default_factory=dict)
+
+    @property
+    def text_ids(self) -> bool:
+        """Options with ids that are not whole numbers: the column holds ids as text."""
+        return self.field_type in OPTION_TYPES and any(isinstance(k, str) for k in self.labels)
 
     def schema(self) -> dict[str, dict[str, Any]]:
         about = f"Pipedrive custom field '{self.name}' ({self.field_type}), key {self.key}"
@@ -72,9 +85,10 @@ class CustomField:
         if kind in NUMBER_TYPES:
             main = {"type": ["null", "number"]}
         elif kind in ID_TYPES:
-            main = {"type": ["null", "integer"]}
+            main = {"type": ["null", "string" if self.text_ids else "integer"]}
         elif kind == "set":
-            main = {"type": ["null", "array"], "items": {"type": "integer"}}
+            item = "string" if self.text_ids else "integer"
+            main = {"type": ["null", "array"], "items": {"type": item}}
         elif kind == "address":
             main = {"type": ["null", "object"]}
         else:
@@ -112,21 +126,39 @@ class CustomField:
             value = value if isinstance(value, dict) else {"value": value}
             return {col: value.get("value"), f"{col}_until": value.get("until")}
         if kind == "enum":
-            option = _option_id(value)
-            return {col: option, f"{col}_label": self.labels.get(option) if option else None}
+            option = option_key(value)
+            label = self.labels.get(option) if option is not None else None
+            return {col: self._option_value(option), f"{col}_label": label}
         if kind == "set":
-            ids = [_option_id(v) for v in (value or [])]
+            values = value if isinstance(value, list) else [] if value is None else [value]
+            keys = [k for k in map(option_key, values) if k is not None]
+            ids = [self._option_value(k) for k in keys]
             return {
-                col: ids or None,
-                f"{col}_labels": [self.labels.get(i) for i in ids] if ids else None,
+                col: [i for i in ids if i is not None] or None,
+                f"{col}_labels": [self.labels.get(k) for k in keys] if keys else None,
             }
         if kind in NUMBER_TYPES:
             return {col: _number(value)}
         if kind in ID_TYPES:
-            return {col: _option_id(value)}
+            return {col: self._option_value(option_key(value))}
         if kind == "address":
             return {col: value if isinstance(value, dict) or value is None else {"value": value}}
         return {col: None if value is None else str(value)}
+
+    def _option_value(self, key: int | str | None) -> int | str | None:
+        if key is None or self.text_ids:
+            return None if key is None else str(key)
+        if isinstance(key, str):
+            # An integer column, and an id that is not a number: the column can not hold it.
+            logger.warning(
+                "Custom field '%s' (%s) has the value '%s', which is not a whole-number id; "
+                "its column is left empty (its label, if known, is kept).",
+                self.name,
+                self.key,
+                key[:40],
+            )
+            return None
+        return key
 
 
 def plan_columns(
@@ -151,22 +183,42 @@ def plan_columns(
             column = snake_case(d.get("field_name") or "") or f"field_{key[:8]}"
             if column in taken:
                 column = f"{column}_{key[:8]}"
-        labels = {int(o["id"]): o.get("label") for o in d.get("options") or [] if "id" in o}
+        labels = {
+            option_key(o["id"]): o.get("label")
+            for o in d.get("options") or []
+            if isinstance(o, dict) and option_key(o.get("id")) is not None
+        }
         planned_field = CustomField(
             key, d.get("field_name") or key, d.get("field_type") or "", column, labels
         )
+        if planned_field.text_ids:
+            logger.warning(
+                "Custom field '%s' (%s) has option ids that are not whole numbers; its column "
+                "'%s' holds them as text.",
+                planned_field.name,
+                key,
+                column,
+            )
         taken.update(planned_field.schema())
         planned.append(planned_field)
     return planned
 
 
-def _option_id(value: Any) -> int | None:
+def option_key(value: Any) -> int | str | None:
+    """An option (or user, org, person) id as the API may send it: an integer, a string of
+    digits, a string, or `{id, label}`. Whole numbers come back as int, other text as str."""
     if isinstance(value, dict):
         value = value.get("id")
-    try:
-        return int(value) if value is not None else None
-    except (TypeError, ValueError):
+    if value is None or isinstance(value, bool):
         return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else str(value)
+    if isinstance(value, str):
+        text = value.strip()
+        return int(text) if re.fullmatch(r"-?\d+", text) else (text or None)
+    return None
 
 
 def _number(value: Any) -> float | None:

@@ -69,11 +69,16 @@ SETTINGS = with_client_settings(
 
 def anchor_date(config: Mapping[str, Any], today: datetime | None = None) -> str:
     """The effective anchor as RFC 3339 UTC, from anchor_date, start_date or one year ago."""
-    raw = config.get("anchor_date") or config.get("start_date")
-    if not raw:
+    given = [name for name in ("anchor_date", "start_date") if config.get(name)]
+    if not given:
         start = (today or datetime.now(UTC)) - timedelta(days=365)
         return start.strftime("%Y-%m-%dT00:00:00Z")
-    name = "anchor_date" if config.get("anchor_date") else "start_date"
+    # Both are checked: the one not in use would still fail, or mislead, later.
+    parsed = [_parsed_date(name, config[name]) for name in given]
+    return parsed[0]
+
+
+def _parsed_date(name: str, raw: Any) -> str:
     try:
         parsed = pendulum.parse(str(raw), tz="UTC")
     except (ValueError, TypeError, pendulum.parsing.exceptions.ParserError):

@@ -3,6 +3,9 @@ What each costs per run is in README.md ("Streams and their cost")."""
 
 from __future__ import annotations
 
+import functools
+import heapq
+import itertools
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
@@ -13,6 +16,7 @@ from .client import (
     NewestFirstStream,
     PipedriveStream,
     ReferenceStream,
+    _oldest_first,
     rfc3339,
 )
 
@@ -38,6 +42,7 @@ class DealsStream(IncrementalStream):
     def __init__(self, tap: Any) -> None:
         super().__init__(tap)
         self._deal_batch: list[int] = []
+        self._deal_ids_taken: set[int] = set()  # each deal's products are read once a run
         self._deals_processed = 0
 
     # The partition key is a field the records carry, so the SDK adds no column for it.
@@ -52,6 +57,32 @@ class DealsStream(IncrementalStream):
             params["status"] = "open,won,lost,deleted"
         return params
 
+    def source(self, context: dict | None) -> Iterator[Any]:
+        if "status" not in self.request_params(context):
+            return super().source(context)
+        return self.strict_fallback(
+            context, super().source, self._deleted_beside_the_rest, "status=open,won,lost,deleted"
+        )
+
+    def _deleted_beside_the_rest(self, context: dict | None) -> Iterator[Page]:
+        """The strict form, one status value a request: the list without `status` (every deal
+        not deleted) and the list of deleted deals, merged by update_time so that the stream
+        stays sorted."""
+        path, params = self.list_path(context), self.request_params(context)
+        del params["status"]
+
+        def records(extra: dict[str, Any]) -> Iterator[dict[str, Any]]:
+            for page in self.client.v2_pages(path, {**params, **extra}, limit=self.page_size):
+                yield from self.in_order(page.records, more=page.next is not None)
+
+        def order(record: dict[str, Any]) -> tuple[str, Any]:
+            return self.normal(record.get("update_time")) or "", record.get("id")
+
+        merged = heapq.merge(records({}), records({"status": "deleted"}), key=order)
+        while batch := list(itertools.islice(merged, self.page_size)):
+            yield Page(batch, "merged", {})
+        yield Page([], None, {})
+
     def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
         yield from super().get_records(context)
         self._flush_deal_batch()  # the partition's last, partial batch
@@ -60,8 +91,15 @@ class DealsStream(IncrementalStream):
         # Batches are synced here directly (not yielded per record) so that a stream map
         # filtering out the record that closes a batch does not drop the whole batch.
         self._deals_processed += 1
-        if not record.get("is_deleted") and self.stream_maps[0].get_filter_result(record):
-            self._deal_batch.append(record["id"])
+        deal_id = record["id"]
+        if (
+            not record.get("is_deleted")
+            and deal_id not in self._deal_ids_taken
+            and self.stream_maps[0].get_filter_result(record)
+        ):
+            # A deal read twice in a run (changed while the run read it) is asked for once.
+            self._deal_ids_taken.add(deal_id)
+            self._deal_batch.append(deal_id)
         if (
             len(self._deal_batch) >= DEAL_PRODUCTS_BATCH
             or self._deals_processed % self.STATE_MSG_FREQUENCY == 0
@@ -133,14 +171,37 @@ class LeadsStream(NewestFirstStream):
         return self.path + ("/archived" if self._archived(context) else "")
 
     def request_params(self, context: dict | None) -> dict[str, Any]:
+        if self._strict:
+            # The sort the schema allows: a bare field name, ascending.
+            params = {**self.params, "sort": "update_time"}
+            if not self._archived(context):
+                params["updated_since"] = self.since(context)
+            return params
         if self._archived(context):
             return super().request_params(context)
         return IncrementalStream.request_params(self, context)
 
     def source(self, context: dict | None) -> Iterator[Any]:
         if self._archived(context):
-            return super().source(context)
-        return IncrementalStream.source(self, context)
+            loose, strict = super().source, self._archived_oldest_first_whole
+        else:
+            loose = strict = functools.partial(IncrementalStream.source, self)
+        return self.strict_fallback(context, loose, strict, "sort=update_time ASC|DESC")
+
+    def _archived_oldest_first_whole(self, context: dict | None) -> Iterator[list[dict]]:
+        """Without a descending sort, archived leads can not be read newest first down to the
+        bookmark: the whole list is read oldest first, and what is older than the bookmark
+        dropped. Handed over newest first, as the newest-first reader would."""
+        since = self.normal(self.since(context)) or ""
+        path, params = self.list_path(context), self.request_params(context)
+
+        def kept() -> Iterator[dict[str, Any]]:
+            for page in self.client.v1_pages(path, params, limit=self.page_size):
+                for record in self.in_order(page.records, more=page.next is not None):
+                    if (self.normal(record.get("update_time")) or "") >= since:
+                        yield record
+
+        yield list(_oldest_first(kept()))
 
     def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
         if self._archived(context):
@@ -266,6 +327,7 @@ class MailThreadsStream(PipedriveStream):
 
     def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
         since = self.normal(self.since(context)) or ""
+        self.logger.info("Starting incremental sync of %s from %s.", self.describe(context), since)
         for record in super().get_records(context):
             if (self.normal(record.get("update_time")) or "") >= since:
                 yield record

@@ -11,15 +11,17 @@ from singer_sdk import Tap
 
 from pipedrive_client import PipedriveClient, PipedriveError
 
-from . import settings
+from . import inputs, settings
 from .custom_fields import CustomField, plan_columns
 from .prefetch import Prefetch
 from .streams import STREAMS
 
 
 class TapPipedrive(Tap):
-    """Pipedrive deals, persons, organizations, activities, leads, notes, products, files,
-    mailbox and reference data, incrementally by update_time."""
+    """Pipedrive CRM data, incrementally by update_time, and its reference data in full."""
+
+    # One line above: `--about --format markdown` renders the docstring as the heading's text,
+    # and an indented second line would make it a code block.
 
     name = "tap-pipedrive"
     package_name = "pipedrive-connectors"
@@ -31,6 +33,12 @@ class TapPipedrive(Tap):
         self.prefetch = Prefetch()
         super().__init__(*args, **kwargs)
         _ = self.client  # settings are checked at start even when no stream needs the API
+        inputs.warn_about_unknown_settings(self.config, self.config_jsonschema, self.logger)
+        inputs.warn_about_unknown_streams(self.input_catalog, self.streams, self.logger)
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        inputs.check_bookmarks(state, "the state")
+        super().load_state(state)
 
     @cached_property
     def client(self) -> PipedriveClient:
@@ -102,6 +110,7 @@ def _standard_columns(stream: str) -> set[str]:
 def main() -> None:
     """Console entry point: a configuration or API failure ends in one readable line."""
     try:
+        inputs.check_command_line(sys.argv[1:])
         exit_code = TapPipedrive.cli.main(standalone_mode=False)
     except PipedriveError as exc:
         print(f"tap-pipedrive: {exc}", file=sys.stderr)

@@ -1,0 +1,64 @@
+"""Where the tap leans on Singer SDK internals (private names, log texts), in one place, so an
+SDK upgrade that changes them breaks here, and tests/tap/test_sdk_internals.py says so.
+
+- Per-partition METRIC lines: the SDK syncs every partition of a stream under one record counter
+  and one timer, and only retags them when the partition changes, so the total of all partitions
+  went out tagged with the last one. These meters first report what the finished partition
+  counted (and how long it took) under its own tags.
+- Records out of order across pages: a sorted stream's state manager raises on them. The tap
+  switches that stream's state to the SDK's unsorted mode (bookmark promoted at the end of the
+  partition) instead of ending the run.
+- "Starting incremental sync ... with bookmark value" is logged by the SDK's state manager each
+  time a partition's start is written (twice with reading ahead, never naming the partition);
+  the tap logs its own line once per partition, so that one is filtered out.
+"""
+
+from __future__ import annotations
+
+import logging
+from time import time
+from typing import Any
+
+from singer_sdk import metrics
+
+SDK_START_MESSAGE = "Starting incremental sync of '%s' with bookmark value: %s"
+
+
+class PartitionCounter(metrics.Counter):
+    def with_context(self, value: Any) -> None:
+        if metrics.Tag.CONTEXT in self.tags:
+            self._pop()  # the finished partition's count, under its own tags
+        super().with_context(value)
+
+
+class PartitionTimer(metrics.Timer):
+    def with_context(self, value: Any) -> None:
+        if metrics.Tag.CONTEXT in self.tags:
+            tags = {**self.tags, metrics.Tag.STATUS: metrics.Status.SUCCEEDED}
+            metrics.log(self.logger, metrics.Point("timer", self.metric, self.elapsed(), tags))
+            self.start_time = time()
+        super().with_context(value)
+
+
+def record_counter(stream: str, log_interval: float) -> metrics.Counter:
+    tags = {metrics.Tag.STREAM: stream}
+    return PartitionCounter(metrics.Metric.RECORD_COUNT, tags, log_interval=log_interval)
+
+
+def sync_timer(stream: str) -> metrics.Timer:
+    return PartitionTimer(metrics.Metric.SYNC_DURATION, {metrics.Tag.STREAM: stream})
+
+
+def stop_trusting_sort(stream: Any) -> None:
+    """From now on the stream's bookmark moves only when a partition is read whole."""
+    stream.state_manager._is_sorted = False
+
+
+class _DropSdkStartLine(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.msg != SDK_START_MESSAGE
+
+
+def quiet_sdk_start_line(logger: logging.Logger) -> None:
+    if not any(isinstance(f, _DropSdkStartLine) for f in logger.filters):
+        logger.addFilter(_DropSdkStartLine())
