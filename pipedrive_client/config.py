@@ -98,8 +98,25 @@ class ClientConfig:
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> ClientConfig:
         """Build from a tap/target config, ignoring settings that are not the client's."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in settings.items() if k in names and v is not None})
+        kinds = {f.name: type(f.default) for f in fields(cls)}
+        return cls(
+            **{
+                k: _as_kind(kinds[k], k, v)
+                for k, v in settings.items()
+                if k in kinds and v is not None
+            }
+        )
+
+
+def _as_kind(kind: type, name: str, value: Any) -> Any:
+    """Settings parsed from JSON carry numbers as Decimal (the SDK's parser), or as text from
+    environment variables: seconds and counts become the float or int the client computes with."""
+    if kind not in (float, int) or isinstance(value, bool):
+        return value
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a number, not '{value}'.") from None
 
 
 def _validated_domain(domain: str) -> str:
