@@ -20,6 +20,13 @@ MAX_READ_AHEAD_STREAMS = 8
 SETTINGS = with_client_settings(
     th.PropertiesList(
         th.Property(
+            "emit_activate_version_messages",
+            th.BooleanType,
+            default=False,
+            description="The SDK's switch for full-refresh runs: send ACTIVATE_VERSION, so the "
+            "loader retires rows the run did not read (meltano.yml's reference job sets it).",
+        ),
+        th.Property(
             "anchor_date",
             th.StringType,
             description="Where the first incremental sync starts: a date or RFC 3339 time. "

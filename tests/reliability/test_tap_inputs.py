@@ -110,7 +110,15 @@ def test_nothing_listening_at_api_url_fails_in_seconds(tmp_path) -> None:
 
 
 def test_unknown_settings_and_streams_are_warned_about(sandbox, tmp_path) -> None:
-    config = config_for(sandbox, anchor_dat="2024-01-01", lookback_windows=60)
+    config = config_for(
+        sandbox,
+        anchor_dat="2024-01-01",
+        lookback_windows=60,
+        # known: the SDK's own, and the client's tuning
+        emit_activate_version_messages=False,
+        backoff_base_seconds=0.5,
+        stream_maps={},
+    )
     catalog = catalog_selecting(config_for(sandbox), {"deals"})
     catalog["streams"].append(
         {
@@ -129,4 +137,5 @@ def test_unknown_settings_and_streams_are_warned_about(sandbox, tmp_path) -> Non
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Unknown setting 'anchor_dat' is ignored (did you mean 'anchor_date'?)" in result.stderr
     assert "Unknown setting 'lookback_windows'" in result.stderr
+    assert result.stderr.count("Unknown setting") == 2
     assert "selects stream 'deal_flows', which tap-pipedrive does not have" in result.stderr
