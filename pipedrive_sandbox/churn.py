@@ -74,7 +74,8 @@ class Churn:
             raise ValueError("only deals and leads can be archived")
         picked = self._pick(entity, ids, n)
         for rid in picked:
-            self.store.update(entity, rid, {"is_archived": True})
+            stamp = self.store.stamp(entity)
+            self.store.update(entity, rid, {"is_archived": True, "archive_ms": stamp}, stamp=stamp)
         return picked
 
     def tie(self, entity: str, n: int, update_time: str | None = None) -> list:

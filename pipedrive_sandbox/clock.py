@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import UTC, datetime
+from functools import lru_cache
 
 
 class Clock:
@@ -54,8 +55,18 @@ def v1_time(ms: int | None) -> str | None:
 
 
 def lead_time(ms: int | None) -> str | None:
-    """Leads and lead labels: ISO 8601 with milliseconds and Z."""
+    """Leads, lead labels and the mailbox: ISO 8601 with milliseconds and Z."""
     return None if ms is None else _dt(ms).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def day(ms: int | None) -> str | None:
+    """A date without a time: 'YYYY-MM-DD' (UTC, the sandbox users' time zone)."""
+    return None if ms is None else _day(ms // 86_400_000)
+
+
+@lru_cache(maxsize=4096)
+def _day(number: int) -> str:
+    return _dt(number * 86_400_000).strftime("%Y-%m-%d")
 
 
 def parse_time(value: str) -> int:

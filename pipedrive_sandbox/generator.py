@@ -135,6 +135,15 @@ COMPANY = [
     "Aperture",
 ]
 SUFFIX = ["Labs", "Systems", "Group", "Partners", "Works", "Analytics", "Foods", "Logistics"]
+CITIES = [
+    ("Tallinn", "Harju", "Estonia"),
+    ("Berlin", "Berlin", "Germany"),
+    ("Lisbon", "Lisboa", "Portugal"),
+    ("Austin", "TX", "USA"),
+    ("Osaka", "Osaka", "Japan"),
+]
+JOB_TITLES = ["CEO", "CTO", "Head of Sales", "Buyer", "Operations Manager", "Engineer"]
+PROJECTS = 3  # projects that activities, notes and files refer to (the sandbox lists none)
 
 # Custom fields of every type, per entity that has them: (name, field_type, options).
 CUSTOM_FIELDS = {
@@ -183,6 +192,7 @@ class FieldDef:
     add_ms: int
     update_ms: int
     id: int = 0
+    description: str | None = None
 
 
 def field_key(seed: int, entity: str, name: str) -> str:
@@ -203,6 +213,24 @@ def between(rng: random.Random, low: int, high: int) -> int:
 def choose(rng: random.Random, options: Sequence[Any]) -> Any:
     """`rng.choice` for the same reason."""
     return options[int(rng.random() * len(options))]
+
+
+def address(n: int) -> dict[str, str]:
+    """An address object in the API's shape, drawn from a number (no random draws: records
+    that carry one are made again on every read)."""
+    city, region, country = CITIES[n % len(CITIES)]
+    number = str(n % 97 + 1)
+    return {
+        "value": f"{number} Main St, {city}, {country}",
+        "country": country,
+        "admin_area_level_1": region,
+        "admin_area_level_2": city,
+        "locality": city,
+        "sublocality": "Centre",
+        "route": "Main St",
+        "street_number": number,
+        "postal_code": f"{10000 + n % 89999}",
+    }
 
 
 def resolve_counts(size: str, counts: dict[str, int] | None) -> dict[str, int]:

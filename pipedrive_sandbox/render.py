@@ -8,7 +8,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from .clock import lead_time, v1_time, v2_time
+from .clock import day, lead_time, v1_time, v2_time
 
 
 @cache
@@ -47,13 +47,19 @@ def _v2_common(row: dict) -> dict:
 
 def deal(row: dict) -> dict:
     values = _v2_common(row)
-    if row["status"] == "won":
-        values["won_time"] = values["close_time"] = v2_time(row["update_ms"])
+    if row["status"] in ("won", "lost"):
+        # Closed at the last update; the `local_` dates are the same days in the user's time
+        # zone (UTC for the sandbox's users).
+        closed = row["update_ms"]
+        values[f"{row['status']}_time"] = values["close_time"] = v2_time(closed)
+        values[f"local_{row['status']}_date"] = values["local_close_date"] = day(closed)
     if row["status"] == "lost":
-        values["lost_time"] = values["close_time"] = v2_time(row["update_ms"])
         values["lost_reason"] = "Budget"
     if row.get("is_deleted"):
         values["status"] = "deleted"
+    if row.get("is_archived"):
+        values["archive_time"] = v2_time(row.get("archive_ms") or row["update_ms"])
+    values["creator_user_id"] = row.get("creator_user_id") or row["owner_id"]
     values["stage_change_time"] = values["update_time"]
     values["origin"] = "API"
     values["label_ids"] = []
@@ -65,7 +71,9 @@ def person(row: dict) -> dict:
 
 
 def organization(row: dict) -> dict:
-    return conform({**_v2_common(row), "label_ids": []}, item_shape("organizations"))
+    # `org_id` is in the description's example only, there equal to the record's own id.
+    values = {**_v2_common(row), "label_ids": [], "org_id": row["id"]}
+    return conform(values, item_shape("organizations"))
 
 
 def activity(row: dict) -> dict:
@@ -79,7 +87,9 @@ def activity(row: dict) -> dict:
 
 
 def product(row: dict) -> dict:
-    return conform({**_v2_common(row), "is_linkable": True}, item_shape("products"))
+    values = {**_v2_common(row), "is_linkable": True}
+    values.setdefault("billing_frequency", "one-time")  # the API's default
+    return conform(values, item_shape("products"))
 
 
 def pipeline(row: dict) -> dict:
@@ -106,6 +116,7 @@ def deal_product(row: dict) -> dict:
         is_enabled=True,
         order_nr=1,
         comments="",
+        billing_frequency="one-time",
     )
     return conform(values, item_shape("deal_products"))
 
@@ -124,12 +135,17 @@ def field_v2(row: dict) -> dict:
     values = {
         "field_name": f.name,
         "field_code": f.key,
+        "description": f.description,
         "field_type": f.field_type,
         "options": f.options,
         "subfields": None,
         "is_custom_field": f.custom,
         "is_optional_response_field": False,
         "ui_visibility": {"add_visible_flag": True},
+        "important_fields": {"enabled": False, "stage_ids": []},
+        "required_fields": {"enabled": False}
+        if f.entity != "deals"
+        else {"enabled": False, "stage_ids": [], "statuses": {}},
     }
     return conform(values, item_shape(FIELD_SHAPES.get(f.entity, "deal_fields")))
 
@@ -183,8 +199,14 @@ def _v1_common(row: dict) -> dict:
     }
 
 
+NOTE_PINS = ("deal", "lead", "organization", "person", "project", "task")
+
+
 def note(row: dict) -> dict:
-    return conform(_v1_common(row), item_shape("notes"))
+    values = _v1_common(row)
+    for pin in NOTE_PINS:
+        values.setdefault(f"pinned_to_{pin}_flag", False)
+    return conform(values, item_shape("notes"))
 
 
 def file(row: dict) -> dict:
@@ -212,6 +234,9 @@ def user(row: dict) -> dict:
         "timezone_name": "UTC",
         "timezone_offset": "+00:00",
         "access": [],
+        "is_deleted": False,
+        "last_login": v1_time(row["update_ms"]),
+        "role_id": 1,
     }
     return conform(values, item_shape("users"))
 
@@ -239,14 +264,43 @@ def filter_(row: dict) -> dict:
     )
 
 
+# Flags of a synced, read mailbox item without attachments; the mailbox sends flags as 0 or 1.
+MAIL_FLAGS = {
+    "read_flag": 1,
+    "synced_flag": 1,
+    "deleted_flag": 0,
+    "smart_bcc_flag": 0,
+    "mail_link_tracking_enabled_flag": 0,
+    "has_attachments_flag": 0,
+    "has_inline_attachments_flag": 0,
+    "has_real_attachments_flag": 0,
+}
+
+
 def mail_thread(row: dict) -> dict:
+    folder = row["folder"]
+    sent = int(folder == "sent")
     values = {
-        **_v1_common(row),
+        **MAIL_FLAGS,
+        **row,
+        "add_time": v1_time(row["add_ms"]),
+        "update_time": v1_time(row["update_ms"]),
         "account_id": str(row["account_id"]),
-        "folders": [row["folder"]],
-        "parties": {"to": [], "from": []},
-        "last_message_timestamp": v1_time(row["update_ms"]),
+        "folders": [folder],
+        "drafts_parties": [],
+        "version": 1,
+        "snippet_sent": row["snippet"] if sent else "",
+        "has_draft_flag": int(folder == "drafts"),
+        "has_sent_flag": sent,
+        "all_messages_sent_flag": sent,
+        "archived_flag": int(folder == "archive"),
+        "shared_flag": 0,
+        "external_deleted_flag": 0,
+        "first_message_to_me_flag": 1 - sent,
         "first_message_timestamp": v1_time(row["add_ms"]),
+        "last_message_timestamp": v1_time(row["update_ms"]),
+        "last_message_sent_timestamp": v1_time(row["update_ms"]) if sent else None,
+        "last_message_received_timestamp": v1_time(row["update_ms"] if not sent else row["add_ms"]),
     }
     return conform(values, item_shape("mail_threads"))
 
@@ -254,9 +308,19 @@ def mail_thread(row: dict) -> dict:
 def mail_message(row: dict) -> dict:
     return conform(
         {
-            **_v1_common(row),
+            **MAIL_FLAGS,
+            **row,
+            "add_time": v1_time(row["add_ms"]),
+            "update_time": v1_time(row["update_ms"]),
             "account_id": str(row["account_id"]),
             "message_time": v1_time(row["add_ms"]),
+            "cc": row.get("cc") or [],
+            "bcc": row.get("bcc") or [],
+            "body_url": f"https://mail.sandbox.example/messages/{row['id']}/body",
+            "has_body_flag": 1,
+            "draft_flag": 0,
+            "sent_flag": 0,
+            "sent_from_pipedrive_flag": 0,
         },
         item_shape("mail_messages"),
     )

@@ -15,7 +15,7 @@ from array import array
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .clock import Clock
+from .clock import Clock, day
 from .generator import (
     ACTIVITY_TYPES,
     COMPANY,
@@ -23,12 +23,15 @@ from .generator import (
     CUSTOM_FIELDS,
     DAY_MS,
     FIRST,
+    JOB_TITLES,
     LAST,
     LEAD_LABELS,
     PIPELINES,
+    PROJECTS,
     SUFFIX,
     FieldDef,
     Generator,
+    address,
     between,
     choose,
     field_key,
@@ -239,8 +242,10 @@ class Store:
         self._put_all("mail_threads", (self._thread(i) for i in range(1, c["mail_threads"] + 1)))
         messages = []
         for thread in self.tables["mail_threads"].values():
+            first = len(messages)
             for n in range(thread["message_count"]):
                 messages.append(self._message(thread, n, len(messages) + 1))
+            thread["parties"] = {"from": messages[first]["from"], "to": messages[first]["to"]}
         self._put_all("mail_messages", messages)
         self._index_deal_products()
 
@@ -250,7 +255,8 @@ class Store:
             rows = []
             for name, code, ftype in SYSTEM_FIELDS[entity]:
                 fid += 1
-                rows.append(FieldDef(entity, code, name, ftype, None, False, old, old, fid))
+                about = f"The {name.lower()} of the {entity[:-1]}"
+                rows.append(FieldDef(entity, code, name, ftype, None, False, old, old, fid, about))
             for name, ftype, labels in CUSTOM_FIELDS.get(entity, []):
                 fid += 1
                 options = None
@@ -289,12 +295,17 @@ class Store:
         n = self.counts[entity]
         names = ("update_ms", "add_ms", *RELATIONS.get(entity, ()))
         columns = {name: column(n) for name in names}
+        named = entity in ("persons", "organizations")
+        if named:
+            columns["name_code"] = column(n)
         flags = bytearray(n + 1)
         keys: list | None = [None] if entity == "leads" else None
         for i in range(1, n + 1):
-            _, h = self._header(entity, i)
+            rng, h = self._header(entity, i)
             for name in names:
                 columns[name][i] = h[name]
+            if named:
+                columns["name_code"][i] = _name_code(entity, rng)
             flags[i] = h["flags"]
             if keys is not None:
                 keys.append(h["id"])
@@ -336,6 +347,31 @@ class Store:
     def _org_of_person(self, person: int) -> int | None:
         return self.tables["persons"].columns["org_id"][person] or None
 
+    def _lead_key(self, n: int) -> str | None:
+        """A lead for a record to refer to, picked by a number."""
+        leads = self.counts["leads"]
+        return self.tables["leads"].key_of(n % leads + 1) if leads else None
+
+    def _title(self, entity: str, rid: Any, index: int | None = None) -> str:
+        """The name (or title) of a related record, as a list shows it beside the id: the
+        written one if there is one, else the generated one (from the name column, without
+        making the record)."""
+        if entity == "leads":
+            rid = self._lead_key(index or 0)
+        table = self.tables[entity]
+        row = table.overlay.get(rid)
+        if isinstance(row, dict):
+            return row.get("name") or row.get("title") or ""
+        if entity == "persons":
+            first, last = divmod(table.columns["name_code"][rid], len(LAST))
+            return f"{FIRST[first]} {LAST[last]}"
+        if entity == "organizations":
+            company, suffix = table.columns["company"][rid], table.columns["name_code"][rid]
+            return f"{COMPANY[company]} {SUFFIX[suffix]} {rid}"
+        if entity == "leads":
+            return f"Lead {(index or 0) % self.counts['leads'] + 1}"
+        return f"{entity[:-1].title()} {rid}"  # deals, products
+
     def _customs(self, rng: random.Random, entity: str) -> dict:
         return {f.key: self._gen.custom_value(rng, f) for f in self._generated_defs[entity]}
 
@@ -356,6 +392,7 @@ class Store:
                 "name": f"{company} {choose(rng, SUFFIX)} {i}",
                 "domain": _domain(company, i),
                 "custom_fields": self._customs(rng, entity),
+                "address": address(i) if i % 2 else None,
             }
         if entity == "persons":
             first, last = choose(rng, FIRST), choose(rng, LAST)
@@ -380,6 +417,14 @@ class Store:
                 ],
                 "phones": [{"value": f"+1555{i:07d}", "primary": True, "label": "work"}],
                 "custom_fields": self._customs(rng, entity),
+                # Filled in on some people, as on a real account (drawn from the index).
+                "job_title": JOB_TITLES[i % len(JOB_TITLES)] if i % 4 else None,
+                "birthday": f"{1960 + i % 40}-{i % 12 + 1:02d}-{i % 28 + 1:02d}"
+                if i % 5 == 0
+                else None,
+                "notes": "Met at a trade fair" if i % 7 == 0 else None,
+                "picture_id": i if i % 3 == 0 else None,
+                "postal_address": address(i) if i % 6 == 0 else None,
             }
         if entity == "deals":
             stage = self._stages[h["stage"]]
@@ -396,23 +441,8 @@ class Store:
                 "status": h["status"],
                 "is_archived": archived,
                 "archive_ms": h["update_ms"] if archived else None,
+                "expected_close_date": day(h["add_ms"] + 30 * DAY_MS),
                 "custom_fields": self._customs(rng, entity),
-            }
-        if entity == "activities":
-            deal = h["deal_id"]
-            person = self.tables["deals"].columns["person_id"][deal]
-            kind = choose(rng, ACTIVITY_TYPES)[1]
-            return {
-                **base,
-                "subject": f"{kind.title()} about deal {deal}",
-                "type": kind,
-                "deal_id": deal,
-                "person_id": person,
-                "org_id": self._org_of_person(person),
-                "due_date": f"2026-{between(rng, 1, 12):02d}-{between(rng, 1, 28):02d}",
-                "due_time": f"{between(rng, 8, 17):02d}:00",
-                "done": rng.random() < 0.6,
-                "note": f"Notes for activity {i}",
             }
         if entity == "products":
             return {
@@ -423,6 +453,7 @@ class Store:
                 "tax": 0.0,
                 "prices": [{"currency": "USD", "price": float(between(rng, 5, 900))}],
                 "custom_fields": self._customs(rng, entity),
+                "description": f"Product {i}, sold by the piece" if i % 2 else None,
             }
         if entity == "leads":
             return {
@@ -435,27 +466,127 @@ class Store:
                 "source_name": "API",
                 "index": i,
             }
-        if entity == "notes":
-            return {
-                **base,
-                "content": f"<p>Note {i} &amp; more</p>",
-                "deal_id": h["deal_id"],
-                "person_id": self.tables["deals"].columns["person_id"][h["deal_id"]],
-                "user_id": base["owner_id"],
-                "active_flag": not deleted,
-            }
-        if entity == "files":
-            return {
-                **base,
-                "file_name": f"file-{i}.pdf",
-                "file_size": between(rng, 1000, 900000),
-                "deal_id": h["deal_id"],
-                "user_id": base["owner_id"],
-                "active_flag": not deleted,
-                "file_type": "pdf",
-                "name": f"file-{i}.pdf",
-            }
-        raise KeyError(entity)
+        make = {"activities": self._activity, "notes": self._note, "files": self._file}[entity]
+        return make(i, rng, h, base)
+
+    def _activity(self, i: int, rng: random.Random, h: dict, base: dict) -> dict:
+        """An activity of a deal, with its person and organization."""
+        deal = h["deal_id"]
+        person = self.tables["deals"].columns["person_id"][deal]
+        kind = choose(rng, ACTIVITY_TYPES)[1]
+        row = {
+            **base,
+            "subject": f"{kind.title()} about deal {deal}",
+            "type": kind,
+            "deal_id": deal,
+            "person_id": person,
+            "org_id": self._org_of_person(person),
+            "due_date": f"2026-{between(rng, 1, 12):02d}-{between(rng, 1, 28):02d}",
+            "due_time": f"{between(rng, 8, 17):02d}:00",
+            "done": rng.random() < 0.6,
+            "note": f"Notes for activity {i}",
+            "busy": kind in ("meeting", "lunch"),
+            "lead_id": self._lead_key(i) if i % 10 == 0 else None,
+            "project_id": i % PROJECTS + 1 if i % 20 == 0 else None,
+            "priority": i % 3 + 1 if i % 4 == 0 else None,
+        }
+        if kind in ("meeting", "lunch", "call"):
+            row["duration"] = "00:30:00" if kind == "call" else "01:00:00"
+        if kind == "meeting":
+            owner = base["owner_id"]
+            row.update(
+                conference_meeting_client="google_meet",
+                conference_meeting_url=f"https://meet.google.com/sbx-{i}",
+                conference_meeting_id=f"sbx-{i}",
+                public_description=f"Agenda for deal {deal}",
+                attendees=[
+                    {
+                        "email": f"user{owner}@sandbox.example",
+                        "name": f"User {owner}",
+                        "status": "accepted",
+                        "is_organizer": True,
+                        "user_id": owner,
+                    }
+                ],
+            )
+        if kind == "lunch":
+            row["location"] = address(i)
+        return row
+
+    def _note(self, i: int, rng: random.Random, h: dict, base: dict) -> dict:
+        """A note on a deal, naming what it is attached to."""
+        deal = h["deal_id"]
+        person = self.tables["deals"].columns["person_id"][deal]
+        org = self._org_of_person(person)
+        user = base["owner_id"]
+        row = {
+            **base,
+            "content": f"<p>Note {i} &amp; more</p>",
+            "deal_id": deal,
+            "person_id": person,
+            "org_id": org,
+            "user_id": user,
+            "last_update_user_id": user,
+            "active_flag": not base["is_deleted"],
+            "deal": {"title": self._title("deals", deal)},
+            "person": {"name": self._title("persons", person)},
+            "user": {
+                "email": f"user{user}@sandbox.example",
+                "name": f"User {user}",
+                "is_you": user == 1,
+            },
+            "pinned_to_deal_flag": i % 9 == 0,
+        }
+        if org:
+            row["organization"] = {"name": self._title("organizations", org)}
+        if i % 8 == 0:
+            row.update(lead_id=self._lead_key(i), pinned_to_lead_flag=i % 16 == 0)
+        if i % 25 == 0:
+            project = i % PROJECTS + 1
+            row.update(project_id=project, project={"title": f"Project {project}"})
+        if i % 30 == 0:
+            row.update(task_id=i, task={"title": f"Task {i}"})
+        return row
+
+    def _file(self, i: int, rng: random.Random, h: dict, base: dict) -> dict:
+        """A file on a deal, naming what it is attached to."""
+        deal = h["deal_id"]
+        person = self.tables["deals"].columns["person_id"][deal]
+        org = self._org_of_person(person)
+        row = {
+            **base,
+            "file_name": f"file-{i}.pdf",
+            "file_size": between(rng, 1000, 900000),
+            "deal_id": deal,
+            "deal_name": self._title("deals", deal),
+            "person_id": person,
+            "person_name": self._title("persons", person),
+            "user_id": base["owner_id"],
+            "active_flag": not base["is_deleted"],
+            "file_type": "pdf",
+            "name": f"file-{i}.pdf",
+            "description": f"Attachment {i}" if i % 2 else None,
+            "remote_id": f"sbx-file-{i}",
+            # What the description's examples show for files stored by Pipedrive itself.
+            "cid": "",
+            "s3_bucket": "",
+            "mail_template_id": "",
+        }
+        if org:
+            row.update(org_id=org, org_name=self._title("organizations", org))
+        if i % 5 == 0:  # an email attachment
+            row.update(mail_message_id=f"sbx-message-{i}", log_id=i)
+        if i % 6 == 0 and self.counts["products"]:
+            product = i % self.counts["products"] + 1
+            row.update(product_id=product, product_name=self._title("products", product))
+        if i % 7 == 0 and self.counts["activities"]:
+            row["activity_id"] = i % self.counts["activities"] + 1
+        if i % 9 == 0 and self.counts["leads"]:
+            row.update(lead_id=self._lead_key(i), lead_name=self._title("leads", None, i))
+        if i % 25 == 0:
+            project = i % PROJECTS + 1
+            row.update(project_id=project, project_name=f"Project {project}")
+        return row
 
     def _thread(self, i: int) -> dict:
         rng = self._gen.rng("mail_threads", i)
@@ -483,8 +614,8 @@ class Store:
             "update_ms": at,
             "user_id": 1,
             "account_id": 1,
-            "from": [{"email_address": f"sender{mid}@client.example", "name": "Sender"}],
-            "to": [{"email_address": "me@sandbox.example", "name": "Me"}],
+            "from": [_party(2 * mid - 1, f"sender{mid}@client.example", "Sender", at)],
+            "to": [_party(2 * mid, "me@sandbox.example", "Me", at)],
         }
 
     def _index_deal_products(self) -> None:
@@ -605,6 +736,28 @@ class Store:
 
     def filter_rows(self, table: str, predicate: Callable[[dict], bool]) -> list[dict]:
         return [r for r in self.tables[table].values() if predicate(r)]
+
+
+def _name_code(entity: str, rng: random.Random) -> int:
+    """The draws that follow a person's or an organization's header, which pick its name, as
+    one number: (first name, last name) of a person, the suffix of an organization."""
+    if entity == "persons":
+        first, last = choose(rng, range(len(FIRST))), choose(rng, range(len(LAST)))
+        return first * len(LAST) + last
+    return choose(rng, range(len(SUFFIX)))
+
+
+def _party(pid: int, email: str, name: str, at_ms: int) -> dict:
+    """A mail message party as the mailbox shows one (its time in epoch milliseconds)."""
+    return {
+        "id": pid,
+        "name": name,
+        "latest_sent": False,
+        "email_address": email,
+        "message_time": at_ms,
+        "mail_message_party_id": pid,
+        "linked_organization_id": None,
+    }
 
 
 def _domain(company: str, org: int) -> str:
