@@ -109,7 +109,10 @@ class Api:
         r("GET", "/api/v2/deals/products", self.deal_products)
         for path, table in V2_FIELDS.items():
             r("GET", f"/api/v2/{path}", self._v2_list_handler(table, render.field_v2))
-            r("GET", f"/api/v1/{path}", self._v1_list_handler(table, render.field_v1, flat=True))
+            # The v1 field lists put the pagination keys directly under additional_data, but
+            # productFields nests them under additional_data.pagination (its description).
+            flat = path != "productFields"
+            r("GET", f"/api/v1/{path}", self._v1_list_handler(table, render.field_v1, flat=flat))
         for kind, table in (
             ("persons", "persons"),
             ("organizations", "organizations"),
@@ -533,6 +536,11 @@ class Api:
                 not isinstance(e, dict) or not EMAIL.match(str(e.get("value", ""))) for e in emails
             ):
                 raise BadRequest("Invalid email address format")
+        if table == "activities" and "participants" in row:
+            row["participants"] = self._participants(row["participants"])
+            primary = [p for p in row["participants"] if p["primary"]] or row["participants"]
+            if creating and row.get("person_id") is None and primary:
+                row["person_id"] = primary[0]["person_id"]  # the primary participant
         if table == "activities" and creating:
             row.setdefault("type", "task")
             row.setdefault("subject", row["type"].title())
@@ -542,6 +550,23 @@ class Api:
         if table in ("persons", "organizations", "deals", "products") and creating:
             row.setdefault("custom_fields", {})
         return row
+
+    def _participants(self, value: Any) -> list[dict]:
+        """An activity's participants as stored and listed: `[{person_id, primary}]`, each an
+        existing person."""
+        if not isinstance(value, list) or not all(
+            isinstance(p, dict)
+            and type(p.get("person_id")) is int
+            and isinstance(p.get("primary", False), bool)
+            for p in value
+        ):
+            raise BadRequest(
+                "participants must be a list of {person_id: integer, primary: boolean}"
+            )
+        for p in value:
+            if self.store.get("persons", p["person_id"]) is None:
+                raise BadRequest(f"Person with id {p['person_id']} does not exist")
+        return [{"person_id": p["person_id"], "primary": p.get("primary", False)} for p in value]
 
     def create_person_field_v2(self, body: Any, **_: Any) -> tuple[int, Any]:
         body = _object(body)

@@ -78,9 +78,10 @@ def organization(row: dict) -> dict:
 
 def activity(row: dict) -> dict:
     values = _v2_common(row)
-    values["participants"] = (
-        [{"person_id": row["person_id"], "primary": True}] if row.get("person_id") else []
-    )
+    if row.get("participants") is None:  # generated, or written without participants
+        values["participants"] = (
+            [{"person_id": row["person_id"], "primary": True}] if row.get("person_id") else []
+        )
     values["creator_user_id"] = row["owner_id"]
     values["marked_as_done_time"] = values["update_time"] if row.get("done") else None
     return conform(values, item_shape("activities"))
@@ -130,6 +131,19 @@ FIELD_SHAPES = {
 }
 
 
+V1_FIELD_SHAPES = {
+    "deals": "v1_deal_fields",
+    "persons": "v1_person_fields",
+    "organizations": "v1_organization_fields",
+    "products": "v1_product_fields",
+    "activities": "v1_activity_fields",
+    "notes": "v1_note_fields",
+}
+# The v1 field lists describe no `boolean` type: a flag is an enum of Yes and No there (the
+# description's noteFields example shows `pinned_to_deal_flag` so).
+V1_FLAG_OPTIONS = [{"id": 1, "label": "Yes"}, {"id": 0, "label": "No"}]
+
+
 def field_v2(row: dict) -> dict:
     f = row["def"]
     values = {
@@ -152,21 +166,26 @@ def field_v2(row: dict) -> dict:
 
 def field_v1(row: dict) -> dict:
     f = row["def"]
+    field_type, options = f.field_type, f.options
+    if field_type == "boolean":
+        field_type, options = "enum", V1_FLAG_OPTIONS
     values = {
         "id": f.id,
         "key": f.key,
         "name": f.name,
-        "field_type": f.field_type,
+        "field_type": field_type,
         "order_nr": f.id,
         "add_time": v1_time(f.add_ms),
         "update_time": v1_time(f.update_ms),
+        "created_by_user_id": 1,
+        "last_updated_by_user_id": 1,
         "active_flag": True,
         "edit_flag": f.custom,
-        "options": f.options,
+        "options": options,
         "mandatory_flag": False,
         "bulk_edit_allowed": True,
     }
-    return conform(values, item_shape("v1_deal_fields"))
+    return conform(values, item_shape(V1_FIELD_SHAPES.get(f.entity, "v1_deal_fields")))
 
 
 def lead(row: dict) -> dict:
@@ -278,13 +297,15 @@ MAIL_FLAGS = {
 
 
 def mail_thread(row: dict) -> dict:
+    """Mailbox times are ISO 8601 with milliseconds and Z, as the description shows them (not
+    the `YYYY-MM-DD HH:MM:SS` of other v1 lists)."""
     folder = row["folder"]
     sent = int(folder == "sent")
     values = {
         **MAIL_FLAGS,
         **row,
-        "add_time": v1_time(row["add_ms"]),
-        "update_time": v1_time(row["update_ms"]),
+        "add_time": lead_time(row["add_ms"]),
+        "update_time": lead_time(row["update_ms"]),
         "account_id": str(row["account_id"]),
         "folders": [folder],
         "drafts_parties": [],
@@ -297,10 +318,12 @@ def mail_thread(row: dict) -> dict:
         "shared_flag": 0,
         "external_deleted_flag": 0,
         "first_message_to_me_flag": 1 - sent,
-        "first_message_timestamp": v1_time(row["add_ms"]),
-        "last_message_timestamp": v1_time(row["update_ms"]),
-        "last_message_sent_timestamp": v1_time(row["update_ms"]) if sent else None,
-        "last_message_received_timestamp": v1_time(row["update_ms"] if not sent else row["add_ms"]),
+        "first_message_timestamp": lead_time(row["add_ms"]),
+        "last_message_timestamp": lead_time(row["update_ms"]),
+        "last_message_sent_timestamp": lead_time(row["update_ms"]) if sent else None,
+        "last_message_received_timestamp": lead_time(
+            row["update_ms"] if not sent else row["add_ms"]
+        ),
     }
     return conform(values, item_shape("mail_threads"))
 
@@ -310,10 +333,10 @@ def mail_message(row: dict) -> dict:
         {
             **MAIL_FLAGS,
             **row,
-            "add_time": v1_time(row["add_ms"]),
-            "update_time": v1_time(row["update_ms"]),
+            "add_time": lead_time(row["add_ms"]),
+            "update_time": lead_time(row["update_ms"]),
             "account_id": str(row["account_id"]),
-            "message_time": v1_time(row["add_ms"]),
+            "message_time": lead_time(row["add_ms"]),
             "cc": row.get("cc") or [],
             "bcc": row.get("bcc") or [],
             "body_url": f"https://mail.sandbox.example/messages/{row['id']}/body",
