@@ -51,6 +51,19 @@ RECENT_ITEMS = {
     "user": ("users", render.user),
 }
 V1_FILTERS = {"leads": ("owner_id", "person_id", "organization_id")}
+DEAL_STATUSES = ("open", "won", "lost", "deleted")
+# The v1 leads lists' `sort`: the schema allows one bare field name (its prose, `field ASC`).
+LEAD_SORT_FIELDS = (
+    "id",
+    "title",
+    "owner_id",
+    "creator_id",
+    "was_seen",
+    "expected_close_date",
+    "next_activity_id",
+    "add_time",
+    "update_time",
+)
 V2_FILTERS = ("owner_id", "person_id", "org_id", "deal_id", "pipeline_id", "stage_id", "type")
 
 
@@ -73,8 +86,11 @@ def error(status: int, message: str) -> tuple[int, dict]:
 
 
 class Api:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, strict: bool = False) -> None:
         self.store = store
+        # Strict: parameters are held to their schemas where the prose allows looser forms
+        # (deals `status` one value, not a comma list; leads `sort` a bare field name).
+        self.strict = strict
         self.routes: list[tuple[str, re.Pattern[str], Handler]] = []
         self._register()
         # Literal paths win over templates: /deals/archived is not the deal with id "archived".
@@ -187,6 +203,8 @@ class Api:
 
     def _v2_list_handler(self, table: str, renderer: Callable, archived: bool = False) -> Handler:
         def handler(query: dict, **_: Any) -> tuple[int, Any]:
+            if table == "deals":
+                self._check_deal_status(query.get("status") or "")
             if table in FIELD_ENTITIES:
                 rows, nxt = self._page(table, query, lambda x: True)
             else:
@@ -200,6 +218,16 @@ class Api:
             }
 
         return handler
+
+    def _check_deal_status(self, status: str) -> None:
+        """One of the described values; a comma-separated list of them, as the prose allows,
+        unless strict."""
+        values = [s for s in status.split(",") if s]
+        allowed = ", ".join(DEAL_STATUSES)
+        if any(v not in DEAL_STATUSES for v in values) or (self.strict and len(values) > 1):
+            raise BadRequest(
+                f"Validation failed: status: must be equal to one of the allowed values: {allowed}"
+            )
 
     def _page(
         self,
@@ -309,6 +337,11 @@ class Api:
             start = _int_param(query, "start", 0)
             limit = _limit(query, max_limit, default=100)
             sort = query.get("sort", "id ASC").strip()
+            if self.strict and table == "leads" and sort not in LEAD_SORT_FIELDS:
+                raise BadRequest(
+                    "Validation failed: sort: must be equal to one of the allowed values: "
+                    + ", ".join(LEAD_SORT_FIELDS)
+                )
             field, _, direction = sort.partition(" ")
             sort_by = {"update_time": "update_time", "add_time": "add_time", "id": "id"}.get(field)
             if sort_by is None:

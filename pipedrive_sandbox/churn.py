@@ -106,6 +106,9 @@ class Churn:
         if method == "POST" and route == "/_admin/faults":
             sandbox.set_faults(data)
             return 200, {"ok": True}
+        if method == "POST" and route == "/_admin/strict":
+            sandbox.set_strict((data or {}).get("strict", True))
+            return 200, {"ok": True, "strict": sandbox.strict}
         if method == "POST" and route == "/_admin/plan":
             data = data or {}
             if "plan" in data:

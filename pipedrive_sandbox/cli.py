@@ -28,6 +28,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--faults", help="e.g. 5xx=0.05,reset=0.01,cutoff=0.02,latency=0.1")
     parser.add_argument("--daily-budget", type=int)
     parser.add_argument("--token", default=DEFAULT_TOKEN)
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="hold parameters to their schemas: deals status one value, leads sort a bare field",
+    )
     args = parser.parse_args(argv)
     started = time.monotonic()
     sandbox = Sandbox(
@@ -38,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         faults=args.faults,
         token=args.token,
         daily_budget=args.daily_budget,
+        strict=args.strict,
     )
     sandbox.start(port=args.port, host=args.host)
     print(f"api_url={sandbox.api_url}", flush=True)

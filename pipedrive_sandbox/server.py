@@ -46,11 +46,12 @@ class Sandbox:
         token: str = DEFAULT_TOKEN,
         now: datetime | None = None,
         daily_budget: int | None = None,
+        strict: bool = False,
     ) -> None:
         self.token = token
         self.clock = Clock(now)
         self.store = Store(seed, size, counts, self.clock)
-        self.api = Api(self.store)
+        self.api = Api(self.store, strict=strict)
         self.limits = Limits(plan=plan, daily_budget=daily_budget)
         self.faults = FaultInjector(FaultConfig.parse(faults))
         self.churn = Churn(self.store, self.clock)
@@ -103,6 +104,14 @@ class Sandbox:
 
     def set_faults(self, faults: Any) -> None:
         self.faults = FaultInjector(FaultConfig.parse(faults))
+
+    @property
+    def strict(self) -> bool:
+        """Whether parameters are held to their schemas (see `Api.strict`)."""
+        return self.api.strict
+
+    def set_strict(self, strict: bool = True) -> None:
+        self.api.strict = bool(strict)
 
     def set_plan(self, plan: str | int | None) -> None:
         self.limits.plan = plan
