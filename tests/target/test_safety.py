@@ -66,6 +66,9 @@ def test_dry_run_writes_nothing_and_prints_the_plan(sandbox_factory, tmp_path) -
     assert {"create_organization", "create_person", "create_activity"} <= ops
     assert sum(p["op"] == "create_activity" for p in plan) == 10
     assert all(r["method"] == "GET" for r in sb.request_log())
+    # no STATE: under Meltano the email source's bookmark must not move past unwritten mail
+    assert result.stdout.strip() == ""
+    assert "Dry run: no STATE emitted" in result.stderr
 
 
 def _clean_run_counts(sandbox_factory, tmp_path: Path, msgs: list[dict]) -> dict:
