@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipedrive_client import (
-    ApiError,
     ConfigError,
     NotFoundError,
     Page,
@@ -51,8 +50,6 @@ logger = logging.getLogger("target-pipedrive")
 SEARCH_TOKENS, LIST_PAGE_TOKENS = 20, 10
 # A create whose outcome stays unknown: look it up and write it again at most this many times.
 UNSURE_WRITE_ATTEMPTS = 3
-# A v2 page that answers `data: null` is read this many times before the run gives up.
-NULL_PAGE_READS = 5
 FIELD_TYPES = {"thread_count": "double", "last_contact": "date", "avg_response_hours": "double"}
 DEFAULT_FIELD_NAMES = {
     "thread_count": "Email thread count",
@@ -576,25 +573,10 @@ class Writer:
         return None
 
     def _pages(self, entity: str, **params: Any) -> Iterator[Page]:
-        """A v2 listing, page by page. A v2 list answers `data: []` when nothing matches, so a
-        `data: null` page is a glitch of the API: it is read again, never taken as the end of
-        the list (an empty listing would make every existing person look new)."""
-        cursor = None
-        while True:
-            for _ in range(NULL_PAGE_READS):
-                page = next(iter(self.client.v2_pages(f"/api/v2/{entity}", params, cursor=cursor)))
-                if page.body.get("data") is not None:
-                    break
-            else:
-                raise ApiError(
-                    f"GET /api/v2/{entity} answered data: null {NULL_PAGE_READS} times; "
-                    "nothing was assumed from it. Run again.",
-                    endpoint=f"GET /api/v2/{entity}",
-                )
-            yield page
-            if page.next is None:
-                return
-            cursor = page.next
+        """A v2 listing, page by page. A page that answers `data: null` is read again by the
+        client and fails the listing if it stays so: it is never taken for the end of the list
+        (an empty listing would make every existing person look new)."""
+        return self.client.v2_pages(f"/api/v2/{entity}", params)
 
     def _records(self, entity: str, **params: Any) -> Iterator[dict[str, Any]]:
         for page in self._pages(entity, **params):
