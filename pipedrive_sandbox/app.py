@@ -337,7 +337,12 @@ class Api:
             start = _int_param(query, "start", 0)
             limit = _limit(query, max_limit, default=100)
             sort = query.get("sort", "id ASC").strip()
-            if self.strict and table == "leads" and sort not in LEAD_SORT_FIELDS:
+            if (
+                self.strict
+                and table == "leads"
+                and "sort" in query
+                and sort not in LEAD_SORT_FIELDS
+            ):
                 raise BadRequest(
                     "Validation failed: sort: must be equal to one of the allowed values: "
                     + ", ".join(LEAD_SORT_FIELDS)

@@ -77,6 +77,8 @@ def test_strict_leads_sort_by_a_bare_field_name_ascending(sandbox_factory) -> No
 
 def test_strict_mode_leaves_lists_whose_sort_is_free_text(sandbox_factory) -> None:
     sb = sandbox_factory(strict=True)
+    assert get(sb, "/api/v1/leads")["data"]  # no sort at all: the API's default order
+    assert get(sb, "/api/v1/leads/archived", limit=5)["data"]
     assert get(sb, "/api/v1/notes", sort="update_time ASC")["data"]
     assert get(sb, "/api/v1/files", sort="update_time DESC")["data"]
 
