@@ -73,8 +73,9 @@ SETTINGS = with_client_settings(
             th.StringType,
             default="fail",
             allowed_values=["fail", "skip"],
-            description="fail: stop at a malformed record, naming it and the field; skip: go on "
-            "and report the skipped records at the end.",
+            description="fail: stop at a malformed record or a message whose write Pipedrive "
+            "refuses (a 4xx), naming it; skip: go on, record refused messages as rejected in the "
+            "ledger, and report the skipped and rejected records at the end.",
         ),
         # -- rules --
         th.Property(
@@ -275,6 +276,7 @@ class TargetPipedrive(Target):
                 "last_contact": c.get("field_last_contact", "Last email contact"),
                 "avg_response_hours": c.get("field_avg_response_hours", "Avg email response hours"),
             },
+            skip_rejected=c.get("on_invalid_record", "fail") == "skip",
         )
         return Writer(self.client, self.ledger, settings, self.plan)
 
@@ -300,6 +302,13 @@ class TargetPipedrive(Target):
                 "%d invalid records were skipped: %s",
                 len(self.skipped),
                 "; ".join(self.skipped[:20]),
+            )
+        if self.writer.rejected:
+            self.logger.warning(
+                "%d messages were refused by Pipedrive and recorded as rejected in the ledger "
+                "(status 'rejected' in pd_messages): %s",
+                len(self.writer.rejected),
+                "; ".join(self.writer.rejected[:20]),
             )
         self.logger.info(
             "Created: %s", ", ".join(f"{k} {v}" for k, v in self.writer.created.items())

@@ -19,6 +19,10 @@ Every create goes through `_create_once`: a `pending` mark is written first, so 
 after the POST looks the object up instead of making a second one. A POST whose outcome is
 unknown (`WriteOutcomeUnknown`) is looked up and written again only if it is not there (at most
 three tries; then the run stops and the pending mark makes the next run look first).
+
+A write that Pipedrive refuses (a 4xx: the record, not the run, is wrong) rejects the message:
+with `skip_rejected` it is recorded as `rejected` in the ledger with the error and the run goes
+on; otherwise the run stops with one line naming the message.
 """
 
 from __future__ import annotations
@@ -26,15 +30,18 @@ from __future__ import annotations
 import html
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from pipedrive_client import (
+    ApiError,
     ConfigError,
     NotFoundError,
     Page,
     PipedriveClient,
+    PipedriveError,
     WriteOutcomeUnknown,
 )
 
@@ -50,6 +57,15 @@ logger = logging.getLogger("target-pipedrive")
 SEARCH_TOKENS, LIST_PAGE_TOKENS = 20, 10
 # A create whose outcome stays unknown: look it up and write it again at most this many times.
 UNSURE_WRITE_ATTEMPTS = 3
+# Answers that refuse the record itself (bad or stale values), not the run (401, 403, 429, 5xx).
+REFUSED = frozenset({400, 404, 409, 410, 413, 422})
+# Pipedrive's limits. The OpenAPI description gives none for these fields: 255 characters is
+# Pipedrive's documented limit of a text (varchar) field, ~100,000 characters or 100 KB that of a
+# note; the note is kept under 100,000 bytes of UTF-8.
+MAX_NAME = 255
+MAX_NOTE_BYTES = 100_000
+# Ledger statuses of a message that is settled: written, or refused by Pipedrive and recorded.
+SETTLED = ("done", "rejected")
 FIELD_TYPES = {"thread_count": "double", "last_contact": "date", "avg_response_hours": "double"}
 DEFAULT_FIELD_NAMES = {
     "thread_count": "Email thread count",
@@ -68,6 +84,26 @@ class WriterSettings:
     thresholds: Thresholds = field(default_factory=Thresholds)
     free_mail_domains: frozenset[str] = frozenset()
     field_names: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_FIELD_NAMES))
+    # A message whose write Pipedrive refuses: True records it as rejected and goes on.
+    skip_rejected: bool = False
+
+
+class RejectedMessage(PipedriveError):
+    """Pipedrive refused a write that a message needs (on_invalid_record: fail)."""
+
+    def __init__(self, message_id: str, error: str) -> None:
+        super().__init__(
+            f"message {message_id!r} was refused by Pipedrive: {error} Set on_invalid_record: "
+            "skip to record such a message as rejected in the ledger and go on."
+        )
+        self.message_id = message_id
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A counterpart whose organization, person, lead or deal Pipedrive refused to write."""
+
+    error: str
 
 
 @dataclass(frozen=True)
@@ -106,6 +142,7 @@ class Writer:
         self._persons_by_email: dict[str, dict] = {}
         self._orgs_by_domain: dict[str, Any] = {}
         self._listed: set[str] = set()  # kinds listed in full this run: a miss is a miss
+        self.rejected: list[str] = []  # "id: error" of the messages refused this run
         self.created: dict[str, int] = dict.fromkeys(
             ("organization", "person", "lead", "deal", "conversion", "activity", "person_update"),
             0,
@@ -188,14 +225,14 @@ class Writer:
         todo = [
             m
             for m in sorted(unique.values(), key=lambda m: (m.date, m.id))
-            if self.ledger.message_status(m.id) != "done"
+            if self.ledger.message_status(m.id) not in SETTLED
         ]
         steps, final = self._count(todo)
         self._preload(final)
         self._preload_open_deals(list(final))
-        links: dict[str, dict[str, Any]] = {}
+        links: dict[str, dict[str, Any] | Refused] = {}
         for email, person in final.items():
-            links[email] = self._settle(person)
+            links[email] = self._unless_refused(lambda person=person: self._settle(person))
         for step in steps:
             self._write_step(step, links)
         self.flush_signals()
@@ -225,28 +262,53 @@ class Writer:
         final = {email: people[email] for step in steps for email in step.emails}
         return steps, final
 
-    def _write_step(self, step: _Step, links: dict[str, dict[str, Any]]) -> None:
+    def _write_step(self, step: _Step, links: dict[str, dict[str, Any] | Refused]) -> None:
         message = step.message
         activity_id = None
-        if step.emails:
-            first = links[step.emails[0]]
-            participants = list(dict.fromkeys(links[e]["person_id"] for e in step.emails))
+        refused = next((r for e in step.emails if isinstance(r := links[e], Refused)), None)
+        if step.emails and refused is None:
+            ok: list[dict[str, Any]] = [links[e] for e in step.emails]  # type: ignore[misc]
+            first = ok[0]
+            participants = list(dict.fromkeys(link["person_id"] for link in ok))
             body = _activity_body(message, first, participants)
-            activity_id = self._create_once(
-                "activity",
-                message.id,
-                body,
-                lambda: self.client.create_activity(**body)["id"],
-                lambda: self._find_activity(message, first["person_id"]),
+            result = self._unless_refused(
+                lambda: self._create_once(
+                    "activity",
+                    message.id,
+                    body,
+                    lambda: self.client.create_activity(**body)["id"],
+                    lambda: self._find_activity(message, first["person_id"]),
+                )
             )
+            if isinstance(result, Refused):
+                refused = result
+            else:
+                activity_id = result
+        status, detail = "done", {"activity": activity_id, "counterparts": step.emails}
+        if refused is not None:
+            if not self.settings.skip_rejected:
+                raise RejectedMessage(message.id, refused.error)
+            status, detail = "rejected", {"error": refused.error, "counterparts": step.emails}
+            self._reject(message.id, refused)
         with self.ledger.transaction():
             for email, data in step.people.items():
                 self.ledger.save_counterpart(Counterpart.from_json(data))
-                self.ledger.save_object("dirty", email, "1")
+                self.ledger.save_object("dirty", email, message.id)
             self.ledger.save_thread(message.thread_id, ThreadMemory.from_json(step.thread))
-            self.ledger.mark_message(
-                message.id, "done", {"activity": activity_id, "counterparts": step.emails}
-            )
+            self.ledger.mark_message(message.id, status, detail)
+
+    def _unless_refused(self, write: Callable[[], Any]) -> Any:
+        """The result of `write`, or Refused when Pipedrive refuses the record (a 4xx)."""
+        try:
+            return write()
+        except ApiError as error:
+            if error.status not in REFUSED or isinstance(error, WriteOutcomeUnknown):
+                raise
+            return Refused(str(error))
+
+    def _reject(self, record_id: str, refused: Refused) -> None:
+        logger.warning("Rejected by Pipedrive (in the ledger): %r: %s", record_id, refused.error)
+        self.rejected.append(f"{record_id!r}: {refused.error}")
 
     # -- events -------------------------------------------------------------------------------
 
@@ -254,7 +316,7 @@ class Writer:
         """Meetings count into the counterparts; those that now call for a Deal get one."""
         for event in {e.id: e for e in events}.values():
             key = f"event:{event.id}"
-            if self.ledger.message_status(key) == "done":
+            if self.ledger.message_status(key) in SETTLED:
                 continue
             people = {
                 a.email: self.ledger.counterpart(a.email) or Counterpart(a.email, a.name)
@@ -262,13 +324,21 @@ class Writer:
             }
             touched = apply_event(event, self.settings.own, people)
             self._preload({p.email: p for p in touched})
+            refused = None
             for person in touched:
-                self._settle(person)
+                result = self._unless_refused(lambda person=person: self._settle(person))
+                refused = refused or (result if isinstance(result, Refused) else None)
+            status, detail = "done", None
+            if refused is not None:
+                if not self.settings.skip_rejected:
+                    raise RejectedMessage(key, refused.error)
+                status, detail = "rejected", {"error": refused.error}
+                self._reject(key, refused)
             with self.ledger.transaction():
                 for person in touched:
                     self.ledger.save_counterpart(person)
-                    self.ledger.save_object("dirty", person.email, "1")
-                self.ledger.mark_message(key, "done")
+                    self.ledger.save_object("dirty", person.email, key)
+                self.ledger.mark_message(key, status, detail)
         self.flush_signals()
 
     # -- settling a counterpart ---------------------------------------------------------------
@@ -317,7 +387,7 @@ class Writer:
         org_id = self._organization(person.domain)
         signals = self._signal_values(person)
         body: dict[str, Any] = {
-            "name": person.name or email,
+            "name": _clip(person.name or email, MAX_NAME),
             "emails": [{"value": email, "primary": True, "label": "work"}],
             "custom_fields": signals,  # written with the person: no update needed this run
         }
@@ -423,12 +493,13 @@ class Writer:
 
     def _title(self, template: str, person: Counterpart, org_id: Any) -> str:
         organization = person.domain if org_id else (person.name or person.email)
-        return template.format(
+        title = template.format(
             organization=organization,
             person=person.name or person.email,
             email=person.email,
             domain=person.domain,
         )
+        return _clip(title, MAX_NAME)
 
     def _find_activity(self, message: Message, person_id: Any) -> Any:
         marker = _marker(message)
@@ -441,7 +512,7 @@ class Writer:
 
     def flush_signals(self) -> None:
         """Write the custom person fields of every person whose counters moved."""
-        for email, _ in self.ledger.objects("dirty"):
+        for email, last_record in self.ledger.objects("dirty"):
             person = self.ledger.counterpart(email)
             person_id = self._ledger_id("person", email)
             if person is None or not person_id:
@@ -453,8 +524,21 @@ class Writer:
                 if self.plan:
                     self.plan.intend("update_person", person_id=person_id, custom_fields=values)
                 else:
-                    self.client.update_person(person_id, custom_fields=values)
-                    self.created["person_update"] += 1
+                    result = self._unless_refused(
+                        lambda person_id=person_id, values=values: self.client.update_person(
+                            person_id, custom_fields=values
+                        )
+                    )
+                    if isinstance(result, Refused):
+                        # A person deleted in Pipedrive (and purged) keeps no counters.
+                        error = f"the email counters of person {person_id}: {result.error}"
+                        if not self.settings.skip_rejected:
+                            # (a ledger from before this mark names no record: "1")
+                            raise RejectedMessage(last_record if last_record != "1" else "?", error)
+                        logger.warning("Pipedrive refused %s", error)
+                        written = f"refused: {result.error}"
+                    else:
+                        self.created["person_update"] += 1
             with self.ledger.transaction():
                 self.ledger.save_object("signals", email, written)
                 self.ledger.forget_object("dirty", email)
@@ -630,6 +714,10 @@ class Writer:
                 made = find()
                 if made:
                     break
+            except ApiError as error:
+                if error.status in REFUSED:  # refused: nothing was made, nothing to look for
+                    self.ledger.forget_object(f"pending:{kind}", key)
+                raise
         self._remember(kind, key, made)
         self.created[kind] += 1
         return _as_id(made)
@@ -648,14 +736,14 @@ def _others(message: Message, own: OwnSide) -> list[Any]:
 
 def _activity_body(message: Message, links: dict[str, Any], participants: list[Any]) -> dict:
     body: dict[str, Any] = {
-        "subject": message.subject,
+        "subject": _clip(message.subject, MAX_NAME),
         "type": "email",
         "done": True,
         "due_date": message.date.strftime("%Y-%m-%d"),
         "due_time": message.date.strftime("%H:%M"),
         "person_id": links["person_id"],
         "participants": [{"person_id": p, "primary": i == 0} for i, p in enumerate(participants)],
-        "note": f"<p>{html.escape(message.snippet)}</p>{_marker(message)}",
+        "note": _note(message),
     }
     for key in ("org_id", "deal_id", "lead_id"):
         if links.get(key):
@@ -666,6 +754,23 @@ def _activity_body(message: Message, links: dict[str, Any], participants: list[A
 def _marker(message: Message) -> str:
     """The message id inside the activity note: how a rerun recognises its own activity."""
     return f"<p>Email id: {html.escape(message.id)}</p>"
+
+
+def _note(message: Message) -> str:
+    """The escaped snippet and the marker, under Pipedrive's note size; only the snippet is cut
+    (the marker is how a rerun finds the activity), never inside an HTML entity."""
+    marker = _marker(message)
+    room = MAX_NOTE_BYTES - len(f"<p>...</p>{marker}".encode())
+    text = html.escape(message.snippet)
+    if len(text.encode()) > room:
+        text = text.encode()[:room].decode("utf-8", "ignore")
+        text = re.sub(r"&[#\w]*$", "", text) + "..."
+    return f"<p>{text}</p>{marker}"
+
+
+def _clip(text: str, limit: int) -> str:
+    """At most `limit` characters (Pipedrive refuses longer names, subjects and titles)."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _emails_of(record: dict) -> list[str]:

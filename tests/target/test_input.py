@@ -162,3 +162,25 @@ def test_text_that_is_not_valid_unicode_is_repaired_not_sent(sandbox_factory, tm
     assert activity["subject"] == "Pricing \ufffd"
     assert "Thanks \U0001f600 and \ufffd" in activity["note"]
     assert persons_by_email(sb)["ann@acme.example"]["name"] == "Ann \ufffd"
+
+
+def test_values_are_clipped_to_pipedrives_limits(sandbox_factory, tmp_path) -> None:
+    sb = sandbox_factory()
+    name = "Very " * 120  # 600 characters; on free mail the lead title is the person's name
+    long = {
+        **message("long-1", "long@gmail.com", [OURS]),
+        "subject": "S" * 1000,
+        "snippet": "fish & chips <b>😀</b> " * 20000,  # 440,000 characters, more bytes
+        "from": [{"name": name, "email": "long@gmail.com"}],
+    }
+    run(config(sb, tmp_path), [long])
+    activity = _ours(sb, "long-1")
+    assert len(activity["subject"]) == 255
+    assert len(activity["note"].encode()) <= 100_000
+    assert activity["note"].endswith("...</p><p>Email id: long-1</p>")  # the marker is whole
+    assert "&amp; chips &lt;b&gt;" in activity["note"]
+    assert not activity["note"].split("...</p>")[0].rsplit("&", 1)[1].isalpha()  # no cut entity
+    person = persons_by_email(sb)["long@gmail.com"]
+    assert len(person["name"]) <= 255
+    (lead,) = [x for x in sb.store.tables["leads"].values() if x["person_id"] == person["id"]]
+    assert len(lead["title"]) <= 255
