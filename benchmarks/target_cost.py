@@ -4,7 +4,8 @@ Generates a deterministic mailbox sample (by default 1,000 messages over 200 cou
 already in the CRM, some on free-mail domains, threads with replies), runs
 
 - `ours`: target-pipedrive (in-process, on the shared client, with a fresh ledger), then the
-  same input again (the idempotent rerun);
+  same input again (the idempotent rerun), then the same input with a new, empty ledger (a lost
+  ledger: a fresh container, CI), which must find what Pipedrive has and write nothing again;
 - `naive`: for every message, search the organization and the person, create what is missing,
   and log the activity, the way the usual script does (on the same paced client);
 
@@ -106,7 +107,10 @@ def singer_input(messages: list[dict[str, Any]]) -> str:
     return "\n".join(json.dumps(line) for line in lines) + "\n"
 
 
-def run_ours(sb: Sandbox, messages: list[dict[str, Any]], ledger: Path) -> dict[str, Any]:
+def run_ours(
+    sb: Sandbox, messages: list[dict[str, Any]], ledger: Path, client_stats: dict | None = None
+) -> dict[str, Any]:
+    """One run; `client_stats`, if given, receives the client's own count (RunStats)."""
     config = {
         "api_url": sb.api_url,
         "api_token": sb.token,
@@ -117,6 +121,9 @@ def run_ours(sb: Sandbox, messages: list[dict[str, Any]], ledger: Path) -> dict[
     target = TargetPipedrive(config=config)
     with contextlib.redirect_stdout(io.StringIO()):  # the STATE lines
         target.listen(file_input=io.StringIO(singer_input(messages)))
+    if client_stats is not None:
+        stats = target.client.stats
+        client_stats.update(requests=stats.requests, tokens=stats.tokens)
     return dict(getattr(getattr(target, "writer", None), "created", {}) or {})
 
 
@@ -203,12 +210,26 @@ def compare(
             sb.reset_stats()
             again = run_ours(sb, sample_messages, ledger)
             rerun = sb.stats()
+            sb.reset_stats()
+            client: dict[str, int] = {}
+            lost = run_ours(sb, sample_messages, Path(tmp) / "new" / "ledger.db", client)
+            empty = sb.stats()
             return created, {
                 "stats": first,
                 "rerun": {
                     "requests": rerun["requests"],
                     "tokens": rerun["tokens"],
                     "created": {k: v for k, v in again.items() if v},
+                },
+                "rerun_new_ledger": {
+                    "requests": empty["requests"],
+                    "tokens": empty["tokens"],
+                    "client": client,
+                    "created": {k: v for k, v in lost.items() if v},
+                    "by_endpoint": {
+                        name: {"requests": e["requests"], "tokens": e["tokens"]}
+                        for name, e in empty["by_endpoint"].items()
+                    },
                 },
             }
 
@@ -245,6 +266,12 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"rerun of the same input (ours): {rerun['requests']} requests, {rerun['tokens']} "
         f"tokens, objects created: {rerun['created'] or 'none'}"
+    )
+    lost = ours["rerun_new_ledger"]
+    print(
+        f"rerun with a new, empty ledger (ours): {lost['requests']} requests, {lost['tokens']} "
+        f"tokens (the client counted {lost['client']['requests']} and "
+        f"{lost['client']['tokens']}), objects created: {lost['created'] or 'none'}"
     )
     print(f"ours created: {ours['created']}")
     print(f"naive created: {naive['created']}")

@@ -178,7 +178,8 @@ SETTINGS = with_client_settings(
             th.StringType,
             default=DEFAULT_LEDGER,
             description="Where processed messages and the objects they made are kept: a SQLite "
-            "file path, or a postgresql:// URL for several workers.",
+            "file path (relative to the Meltano project), or a postgresql:// URL: recommended for "
+            "scheduled runs, whose containers do not keep files.",
         ),
         th.Property(
             "dry_run",

@@ -20,6 +20,14 @@ after the POST looks the object up instead of making a second one. A POST whose 
 unknown (`WriteOutcomeUnknown`) is looked up and written again only if it is not there (at most
 three tries; then the run stops and the pending mark makes the next run look first).
 
+A ledger that is new (a lost file, a fresh container) or behind (runs it has no record of) does
+not double anything: when a batch holds messages the ledger does not know, the email activities
+of the token's user are listed once per run (all of them for a new ledger, those updated since
+the last listing otherwise) and the message id in each note is taken into the ledger, so a
+message Pipedrive already has is not written again. The custom person fields are counters that
+never go down: what Pipedrive shows for a person the ledger did not know (or that a run unknown
+to the ledger touched) is kept as a floor, and the values written are at least that.
+
 A write that Pipedrive refuses (a 4xx: the record, not the run, is wrong) rejects the message:
 with `skip_rejected` it is recorded as `rejected` in the ledger with the error and the run goes
 on; otherwise the run stops with one line naming the message.
@@ -33,6 +41,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pipedrive_client import (
@@ -64,6 +73,11 @@ REFUSED = frozenset({400, 404, 409, 410, 413, 422})
 # note; the note is kept under 100,000 bytes of UTF-8.
 MAX_NAME = 255
 MAX_NOTE_BYTES = 100_000
+# The listing of our activities re-reads this far before its last mark (late writes, clocks).
+SEEN_OVERLAP = timedelta(minutes=1)
+MARKER = re.compile(r"<p>Email id: (.*?)</p>")
+# Persons whose fields are read one by one up to this many; more are read 100 to a page.
+PERSON_GETS = 10
 # Ledger statuses of a message that is settled: written, or refused by Pipedrive and recorded.
 SETTLED = ("done", "rejected")
 FIELD_TYPES = {"thread_count": "double", "last_contact": "date", "avg_response_hours": "double"}
@@ -142,6 +156,10 @@ class Writer:
         self._persons_by_email: dict[str, dict] = {}
         self._orgs_by_domain: dict[str, Any] = {}
         self._listed: set[str] = set()  # kinds listed in full this run: a miss is a miss
+        self._reconciled = False  # our activities were listed this run
+        self._owner: Any = None  # the token's user, owner of the activities we make
+        self._first_made: str | None = None  # update_time of the first activity made this run
+        self._our_leads: dict[str, Any] = {}  # person id -> the Lead our activities link to
         self.rejected: list[str] = []  # "id: error" of the messages refused this run
         self.created: dict[str, int] = dict.fromkeys(
             ("organization", "person", "lead", "deal", "conversion", "activity", "person_update"),
@@ -227,6 +245,7 @@ class Writer:
             for m in sorted(unique.values(), key=lambda m: (m.date, m.id))
             if self.ledger.message_status(m.id) not in SETTLED
         ]
+        self._reconcile_activities(todo)
         steps, final = self._count(todo)
         self._preload(final)
         self._preload_open_deals(list(final))
@@ -235,6 +254,7 @@ class Writer:
             links[email] = self._unless_refused(lambda person=person: self._settle(person))
         for step in steps:
             self._write_step(step, links)
+        self._mark_seen_from_own_writes()
         self.flush_signals()
 
     def _count(self, todo: list[Message]) -> tuple[list[_Step], dict[str, Counterpart]]:
@@ -276,7 +296,7 @@ class Writer:
                     "activity",
                     message.id,
                     body,
-                    lambda: self.client.create_activity(**body)["id"],
+                    lambda: self._made_activity(self.client.create_activity(**body)),
                     lambda: self._find_activity(message, first["person_id"]),
                 )
             )
@@ -379,7 +399,15 @@ class Writer:
         found = None if self.ledger.object_id("pending:person", email) else self._find_person(email)
         if found:
             org_id = _org_of(found) or self._organization(person.domain)
+            # What Pipedrive shows in our fields (a run the ledger lost may have written them)
+            # is a floor: the counters written for this person never go below it.
+            self._raise_floor(email, self._with_fields(found))
             with self.ledger.transaction():
+                lead = self._our_leads.get(str(found["id"]))
+                if lead and not self.ledger.object_id("lead", email):
+                    # our activities link this person to a Lead of ours (a ledger lost it): it
+                    # is kept, and converted at the deal threshold rather than doubled by a Deal
+                    self.ledger.save_object("lead", email, lead)
                 self.ledger.save_object("person", email, found["id"])
                 self.ledger.save_object("person_existing", email, "1")
                 self.ledger.save_object("person_org", email, org_id or "")
@@ -544,11 +572,118 @@ class Writer:
                 self.ledger.forget_object("dirty", email)
 
     def _signal_values(self, person: Counterpart) -> dict[str, Any]:
-        return {
-            self.field_codes["thread_count"]: len(person.threads),
-            self.field_codes["last_contact"]: (person.last_contact or "")[:10] or None,
-            self.field_codes["avg_response_hours"]: person.average_response_hours,
+        """The custom field values of a person: the ledger's counters, never below the floor
+        that Pipedrive showed (a lost ledger starts counting again from nothing)."""
+        floor = json.loads(self.ledger.object_id("signal_floor", person.email) or "{}")
+        mine = {
+            "thread_count": len(person.threads),
+            "last_contact": (person.last_contact or "")[:10] or None,
+            "avg_response_hours": person.average_response_hours,
         }
+        return {self.field_codes[k]: _at_least(v, floor.get(k)) for k, v in mine.items()}
+
+    def _with_fields(self, record: dict) -> dict:
+        """A person record with its custom field values (a search hit has only their names)."""
+        if isinstance(record.get("custom_fields"), dict):
+            return record
+        return self.client.get_person(record["id"])
+
+    def _raise_floor(self, email: str, record: dict) -> None:
+        """Keep what Pipedrive shows in our fields of a person as the floor of its counters, and
+        as what is written there (so an unchanged value is not written again)."""
+        shown = record.get("custom_fields") or {}
+        old = json.loads(self.ledger.object_id("signal_floor", email) or "{}")
+        floor = {
+            purpose: _at_least(_field_value(purpose, shown.get(code)), old.get(purpose))
+            for purpose, code in self.field_codes.items()
+        }
+        current = {
+            code: _field_value(purpose, shown.get(code))
+            for purpose, code in self.field_codes.items()
+        }
+        with self.ledger.transaction():
+            self.ledger.save_object("signal_floor", email, json.dumps(floor, sort_keys=True))
+            self.ledger.save_object("signals", email, json.dumps(current, sort_keys=True))
+
+    # -- activities the ledger does not know ----------------------------------------------------
+
+    def _reconcile_activities(self, todo: list[Message]) -> None:
+        """Once per run, when the batch holds messages the ledger has no activity for: list the
+        activities of the token's user (all of them for a ledger that never listed them, else
+        those updated since the last listing) and take the message id of each of ours into the
+        ledger. A message that Pipedrive already has is then not written again, whether the
+        ledger was lost or a run it has no record of wrote it."""
+        if self._reconciled or all(self.ledger.object_id("activity", m.id) for m in todo):
+            return
+        self._reconciled = True
+        self._owner = self.client.current_user()["id"]
+        since = self.ledger.object_id("activities_seen", str(self._owner))
+        params: dict[str, Any] = {"owner_id": self._owner}
+        if since:
+            params["updated_since"] = since
+        latest, taken, touched = None, 0, set()
+        for page in self._pages("activities", **params):
+            with self.ledger.transaction():
+                for activity in page.records:
+                    stamp = activity.get("update_time")
+                    if stamp and (latest is None or stamp > latest):
+                        latest = stamp
+                    message_id = _message_id_in(activity.get("note"))
+                    if message_id is None:
+                        continue
+                    if activity.get("lead_id") and activity.get("person_id"):
+                        self._our_leads[str(activity["person_id"])] = activity["lead_id"]
+                    if self.ledger.object_id("activity", message_id):
+                        continue
+                    self.ledger.save_object("activity", message_id, activity["id"])
+                    self.ledger.forget_object("pending:activity", message_id)
+                    taken += 1
+                    if activity.get("person_id"):
+                        touched.add(str(activity["person_id"]))
+        if taken:
+            logger.info(
+                "Pipedrive has %d email activities of ours that the ledger did not know (a new "
+                "or older ledger): they are not written again.",
+                taken,
+            )
+            self._raise_floors(touched)
+        if latest:
+            self.ledger.save_object("activities_seen", str(self._owner), _earlier(latest))
+
+    def _raise_floors(self, person_ids: set[str]) -> None:
+        """Persons the ledger knows whose activities a run unknown to it wrote: that run may
+        have written higher counters, which become their floor."""
+        emails = {pid: email for email, pid in self.ledger.objects("person") if pid in person_ids}
+        if not emails:
+            return
+        ids = sorted(emails, key=int) if all(i.isdigit() for i in emails) else sorted(emails)
+        records: list[dict] = []
+        if len(ids) <= PERSON_GETS:
+            for pid in ids:
+                found = self._unless_refused(lambda pid=pid: self.client.get_person(_as_id(pid)))
+                if not isinstance(found, Refused):  # a person deleted since: no floor to keep
+                    records.append(found)
+        else:
+            for start in range(0, len(ids), 100):
+                chunk = ",".join(ids[start : start + 100])
+                records.extend(self._records("persons", ids=chunk))
+        for record in records:
+            email = emails.get(str(record.get("id")))
+            if email:
+                self._raise_floor(email, record)
+
+    def _made_activity(self, made: dict[str, Any]) -> Any:
+        if self._first_made is None and made.get("update_time"):
+            self._first_made = made["update_time"]
+        return made["id"]
+
+    def _mark_seen_from_own_writes(self) -> None:
+        """The first listing found nothing of the user's: from the first activity made this
+        run on, the ledger knows every activity, so the next listing starts there."""
+        if self._owner is None or self._first_made is None or self.plan:
+            return
+        if not self.ledger.object_id("activities_seen", str(self._owner)):
+            self.ledger.save_object("activities_seen", str(self._owner), _earlier(self._first_made))
 
     # -- lookups ------------------------------------------------------------------------------
 
@@ -756,6 +891,12 @@ def _marker(message: Message) -> str:
     return f"<p>Email id: {html.escape(message.id)}</p>"
 
 
+def _message_id_in(note: Any) -> str | None:
+    """The message id that `_marker` put into an activity note, if there is one."""
+    found = MARKER.search(note) if isinstance(note, str) else None
+    return html.unescape(found.group(1)) if found else None
+
+
 def _note(message: Message) -> str:
     """The escaped snippet and the marker, under Pipedrive's note size; only the snippet is cut
     (the marker is how a rerun finds the activity), never inside an HTML entity."""
@@ -771,6 +912,45 @@ def _note(message: Message) -> str:
 def _clip(text: str, limit: int) -> str:
     """At most `limit` characters (Pipedrive refuses longer names, subjects and titles)."""
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _field_value(purpose: str, value: Any) -> Any:
+    """A value of one of our custom fields as Pipedrive shows it, or None if it is not one."""
+    if value is None or isinstance(value, bool):
+        return None
+    if purpose == "last_contact":
+        text = str(value)[:10]
+        return text if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) else None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    if purpose == "thread_count":
+        return int(number) if number.is_integer() else number
+    return round(number, 2)
+
+
+def _at_least(value: Any, floor: Any) -> Any:
+    """The larger of a counter and its floor (a floor of None is no floor)."""
+    if floor is None:
+        return value
+    if value is None:
+        return floor
+    try:
+        return max(value, floor)
+    except TypeError:
+        return value
+
+
+def _earlier(stamp: str) -> str:
+    """An RFC 3339 time, SEEN_OVERLAP earlier (as RFC 3339 UTC)."""
+    try:
+        when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return stamp
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return (when.astimezone(UTC) - SEEN_OVERLAP).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _emails_of(record: dict) -> list[str]:

@@ -184,3 +184,6 @@ def test_values_are_clipped_to_pipedrives_limits(sandbox_factory, tmp_path) -> N
     assert len(person["name"]) <= 255
     (lead,) = [x for x in sb.store.tables["leads"].values() if x["person_id"] == person["id"]]
     assert len(lead["title"]) <= 255
+    # a rerun finds the clipped activity by its marker and writes nothing again
+    run(config(sb, tmp_path / "fresh"), [long])
+    assert activities_by_message(sb) == {"long-1": 1}

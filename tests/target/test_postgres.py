@@ -88,3 +88,25 @@ def test_dry_run_leaves_the_postgres_ledger_alone(sandbox_factory, tmp_path, led
     assert _done(ledger_url) == 6
     plan = [json.loads(line) for line in plan_file.read_text().splitlines()]
     assert sum(p["op"] == "create_activity" for p in plan) == 6  # only the six new messages
+
+
+def test_moving_to_a_new_postgres_ledger_doubles_nothing(
+    sandbox_factory, tmp_path, ledger_url
+) -> None:
+    """The recommended move for scheduled runs: runs on the default SQLite file, then the same
+    input with a new, empty PostgreSQL ledger. Nothing is written twice, no counter goes down."""
+    sb = sandbox_factory()
+    msgs = spread(20)
+    codes = run(config(sb, tmp_path), msgs).writer.field_codes
+    made = {e: sb.count(e) for e in ENTITIES}
+    fields = {pid: sb.store.get("persons", pid)["custom_fields"] for pid in sb.ids("persons")}
+    sb.reset_stats()
+    run(config(sb, tmp_path, ledger=ledger_url), msgs)
+    assert {e: sb.count(e) for e in ENTITIES} == made
+    assert activities_by_message(sb) == {m["id"]: 1 for m in msgs}
+    assert "PATCH /api/v2/persons/{id}" not in sb.stats()["by_endpoint"]
+    for pid, values in fields.items():
+        assert sb.store.get("persons", pid)["custom_fields"].get(codes["thread_count"]) == (
+            values.get(codes["thread_count"])
+        )
+    assert _done(ledger_url) == 20
