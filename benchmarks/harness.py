@@ -39,7 +39,7 @@ variant = sys.argv.pop(1).split("+")
 from tap_pipedrive import tap
 if "no-conformance" in variant:
     from singer_sdk.helpers.conform import TypeConformanceLevel
-    from tap_pipedrive.client import PipedriveStream
+    from tap_pipedrive.base_streams import PipedriveStream
     PipedriveStream.TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 if "msgspec" in variant:
     from singer_sdk.contrib.msgspec import MsgSpecWriter

@@ -161,7 +161,7 @@ class CustomField:
         return key
 
 
-def plan_columns(
+def name_columns(
     definitions: Iterable[Mapping[str, Any]],
     reserved: Iterable[str],
     mode: str,

@@ -11,6 +11,10 @@ SDK upgrade that changes them breaks here, and tests/tap/test_sdk_internals.py s
 - "Starting incremental sync ... with bookmark value" is logged by the SDK's state manager each
   time a partition's start is written (twice with reading ahead, never naming the partition);
   the tap logs its own line once per partition, so that one is filtered out.
+- A partition read ahead needs its starting bookmark before the SDK syncs it
+  (`Stream._write_starting_replication_value`, the same value the SDK writes later).
+- Deal products are synced per batch of 100 deals from the deals stream
+  (`Stream._sync_children`), not per deal record.
 """
 
 from __future__ import annotations
@@ -47,6 +51,14 @@ def record_counter(stream: str, log_interval: float) -> metrics.Counter:
 
 def sync_timer(stream: str) -> metrics.Timer:
     return PartitionTimer(metrics.Metric.SYNC_DURATION, {metrics.Tag.STREAM: stream})
+
+
+def write_starting_value(stream: Any, context: dict | None) -> None:
+    stream._write_starting_replication_value(context)
+
+
+def sync_children(stream: Any, child_context: dict) -> None:
+    stream._sync_children(child_context)
 
 
 def stop_trusting_sort(stream: Any) -> None:

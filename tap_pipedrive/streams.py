@@ -3,22 +3,11 @@ What each costs per run is in README.md ("Streams and their cost")."""
 
 from __future__ import annotations
 
-import functools
-import heapq
-import itertools
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
-from pipedrive_client import Page
-
-from .client import (
-    IncrementalStream,
-    NewestFirstStream,
-    PipedriveStream,
-    ReferenceStream,
-    _oldest_first,
-    rfc3339,
-)
+from . import readers, sdk_internals
+from .base_streams import IncrementalStream, PipedriveStream, ReferenceStream
 
 DEAL_PRODUCTS_BATCH = 100  # the bulk endpoint takes at most 100 deal ids
 
@@ -57,31 +46,19 @@ class DealsStream(IncrementalStream):
             params["status"] = "open,won,lost,deleted"
         return params
 
-    def source(self, context: dict | None) -> Iterator[Any]:
+    def source(self, context: dict | None) -> Iterator[readers.Batch]:
         if "status" not in self.request_params(context):
-            return super().source(context)
+            return self.v2(context)
         return self.strict_fallback(
-            context, super().source, self._deleted_beside_the_rest, "status=open,won,lost,deleted"
+            context, self.v2, self.deleted_beside_the_rest, "status=open,won,lost,deleted"
         )
 
-    def _deleted_beside_the_rest(self, context: dict | None) -> Iterator[Page]:
+    def deleted_beside_the_rest(self, context: dict | None) -> Iterator[readers.Batch]:
         """The strict form, one status value a request: the list without `status` (every deal
         not deleted) and the list of deleted deals, merged by update_time so that the stream
         stays sorted."""
-        path, params = self.list_path(context), self.request_params(context)
-        del params["status"]
-
-        def records(extra: dict[str, Any]) -> Iterator[dict[str, Any]]:
-            for page in self.client.v2_pages(path, {**params, **extra}, limit=self.page_size):
-                yield from self.in_order(page.records, more=page.next is not None)
-
-        def order(record: dict[str, Any]) -> tuple[str, Any]:
-            return self.normal(record.get("update_time")) or "", record.get("id")
-
-        merged = heapq.merge(records({}), records({"status": "deleted"}), key=order)
-        while batch := list(itertools.islice(merged, self.page_size)):
-            yield Page(batch, "merged", {})
-        yield Page([], None, {})
+        listings = [self.v2(context, status=None), self.v2(context, status="deleted")]
+        return readers.merged_batches(listings, self.time_of, self.page_size)
 
     def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
         yield from super().get_records(context)
@@ -110,7 +87,7 @@ class DealsStream(IncrementalStream):
     def _flush_deal_batch(self) -> None:
         batch, self._deal_batch = self._deal_batch, []
         if batch and any(c.selected or c.has_selected_descendents for c in self.child_streams):
-            self._sync_children({"deal_ids": batch})
+            sdk_internals.sync_children(self, {"deal_ids": batch})
 
 
 class PersonsStream(IncrementalStream):
@@ -150,7 +127,7 @@ class NotesStream(IncrementalStream):
     deleted_flag = "!active_flag"
 
 
-class LeadsStream(NewestFirstStream):
+class LeadsStream(IncrementalStream):
     """Active leads through updated_since (oldest first); archived leads, whose list has no
     updated_since, newest first down to the bookmark and then emitted oldest first. Two
     partitions, each with its own bookmark, both sorted."""
@@ -170,51 +147,23 @@ class LeadsStream(NewestFirstStream):
     def list_path(self, context: dict | None) -> str:
         return self.path + ("/archived" if self._archived(context) else "")
 
-    def request_params(self, context: dict | None) -> dict[str, Any]:
-        if self._strict:
-            # The sort the schema allows: a bare field name, ascending.
-            params = {**self.params, "sort": "update_time"}
-            if not self._archived(context):
-                params["updated_since"] = self.since(context)
-            return params
+    def source(self, context: dict | None) -> Iterator[readers.Batch]:
         if self._archived(context):
-            return super().request_params(context)
-        return IncrementalStream.request_params(self, context)
-
-    def source(self, context: dict | None) -> Iterator[Any]:
-        if self._archived(context):
-            loose, strict = super().source, self._archived_oldest_first_whole
+            loose, strict = self.newest_first, self.ascending_since
         else:
-            loose = strict = functools.partial(IncrementalStream.source, self)
+            loose = strict = self.keyset  # the strict keyset sends the bare sort
         return self.strict_fallback(context, loose, strict, "sort=update_time ASC|DESC")
 
-    def _archived_oldest_first_whole(self, context: dict | None) -> Iterator[list[dict]]:
-        """Without a descending sort, archived leads can not be read newest first down to the
-        bookmark: the whole list is read oldest first, and what is older than the bookmark
-        dropped. Handed over newest first, as the newest-first reader would."""
-        since = self.normal(self.since(context)) or ""
-        path, params = self.list_path(context), self.request_params(context)
 
-        def kept() -> Iterator[dict[str, Any]]:
-            for page in self.client.v1_pages(path, params, limit=self.page_size):
-                for record in self.in_order(page.records, more=page.next is not None):
-                    if (self.normal(record.get("update_time")) or "") >= since:
-                        yield record
-
-        yield list(_oldest_first(kept()))
-
-    def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
-        if self._archived(context):
-            return super().get_records(context)
-        return IncrementalStream.get_records(self, context)
-
-
-class FilesStream(NewestFirstStream):
+class FilesStream(IncrementalStream):
     name = "files"
     path = "/api/v1/files"
     generation = "v1"
     page_size = 100  # the files list allows at most 100
     deleted_flag = "!active_flag"
+
+    def source(self, context: dict | None) -> Iterator[readers.Batch]:
+        return self.newest_first(context)  # the list has no updated_since
 
 
 # -- reference data: read whole ----------------------------------------------------------------
@@ -235,8 +184,8 @@ class UnpagedStream(ReferenceStream):
 
     generation = "v1"
 
-    def pages(self, context: dict | None) -> Iterator[Page]:
-        yield self.client.v1_unpaged(self.list_path(context))
+    def source(self, context: dict | None) -> Iterator[readers.Batch]:
+        yield self.client.v1_unpaged(self.list_path(context)).records
 
 
 class UsersStream(UnpagedStream):
@@ -270,7 +219,7 @@ class FieldDefinitionsStream(ReferenceStream):
     the same list also names the custom field columns."""
 
     primary_keys: ClassVar[list[str]] = ["field_code"]
-    reads_ahead = False  # the tap's one read of the definitions
+    read_ahead = False  # the tap's one read of the definitions
 
     def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
         return self._pipedrive_tap.field_definitions(self.path)
@@ -396,4 +345,4 @@ STREAMS: list[type[PipedriveStream]] = [
     DealProductsStream,
 ]
 
-__all__ = ["STREAMS", "rfc3339"]
+__all__ = ["STREAMS"]

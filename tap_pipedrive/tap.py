@@ -12,8 +12,8 @@ from singer_sdk import Tap
 from pipedrive_client import PipedriveClient, PipedriveError
 
 from . import inputs, settings
-from .custom_fields import CustomField, plan_columns
-from .prefetch import Prefetch
+from .custom_fields import CustomField, name_columns
+from .read_ahead import ReadAheadStreams
 from .streams import STREAMS
 
 
@@ -30,7 +30,7 @@ class TapPipedrive(Tap):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._field_definitions: dict[str, list[dict]] = {}
         self.records_emitted: Counter[str] = Counter()
-        self.prefetch = Prefetch()
+        self.read_ahead = ReadAheadStreams()
         super().__init__(*args, **kwargs)
         _ = self.client  # settings are checked at start even when no stream needs the API
         inputs.warn_about_unknown_settings(self.config, self.config_jsonschema, self.logger)
@@ -61,7 +61,7 @@ class TapPipedrive(Tap):
 
     def custom_fields(self, path: str, stream: str) -> list[CustomField]:
         reserved = _standard_columns(stream)
-        return plan_columns(
+        return name_columns(
             self.field_definitions(path),
             reserved,
             self.config.get("custom_field_names", "readable"),
@@ -72,14 +72,16 @@ class TapPipedrive(Tap):
         return [stream_class(self) for stream_class in STREAMS]
 
     def sync_all(self) -> None:
-        self.prefetch = Prefetch(self._sync_plan(), settings.read_ahead_streams(self.config))
+        self.read_ahead = ReadAheadStreams(
+            self._sync_order(), settings.read_ahead_streams(self.config)
+        )
         try:
             super().sync_all()
         finally:
-            self.prefetch.close()
+            self.read_ahead.close()
             self._log_summary()
 
-    def _sync_plan(self) -> list[tuple[Any, dict | None]]:
+    def _sync_order(self) -> list[tuple[Any, dict | None]]:
         """The (stream, partition) pairs the SDK's sync_all reads through `stream.read`, in
         its order."""
         return [
@@ -87,7 +89,7 @@ class TapPipedrive(Tap):
             for stream in self.streams.values()
             if (stream.selected or stream.has_selected_descendents)
             and not stream.parent_stream_type
-            and stream.reads_ahead
+            and stream.read_ahead
             for context in stream.partitions or [None]
         ]
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tap_pipedrive.custom_fields import plan_columns
+from tap_pipedrive.custom_fields import name_columns
 from tests.client.scripted_server import Reply, ScriptedServer
 
 from .runner import catalog_selecting, config_for, parse, run, run_command
@@ -166,7 +166,7 @@ def test_option_ids_that_are_strings_keep_their_values_and_labels(caplog) -> Non
         },
     ]
     with caplog.at_level(logging.WARNING):
-        tier, size = plan_columns(definitions, set(), "readable")
+        tier, size = name_columns(definitions, set(), "readable")
     assert tier.schema()["tier"]["type"] == ["null", "string"]
     assert tier.columns("a1") == {"tier": "a1", "tier_label": "Gold"}
     assert tier.columns(7) == {"tier": "7", "tier_label": "Silver"}

@@ -6,8 +6,8 @@ import pytest
 
 from pipedrive_client import ConfigError
 from tap_pipedrive import settings
-from tap_pipedrive.client import rfc3339
-from tap_pipedrive.custom_fields import plan_columns, snake_case
+from tap_pipedrive.custom_fields import name_columns, snake_case
+from tap_pipedrive.times import rfc3339
 
 
 @pytest.mark.parametrize(
@@ -136,7 +136,7 @@ def _definitions():
 def test_readable_columns_are_collision_safe_and_keep_the_key() -> None:
     definitions = _definitions()
     definitions[2]["is_custom_field"] = True
-    planned = plan_columns(definitions, reserved={"title", "id"}, mode="readable")
+    planned = name_columns(definitions, reserved={"title", "id"}, mode="readable")
     assert [p.column for p in planned] == [
         "deal_source",
         f"deal_source_{KEY_B[:8]}",
@@ -148,7 +148,7 @@ def test_readable_columns_are_collision_safe_and_keep_the_key() -> None:
 
 
 def test_enum_and_set_values_carry_labels() -> None:
-    (enum,) = plan_columns(_definitions()[:2], reserved=set(), mode="readable")
+    (enum,) = name_columns(_definitions()[:2], reserved=set(), mode="readable")
     assert enum.columns(2) == {"deal_source": 2, "deal_source_label": "Outbound"}
     assert enum.columns({"id": 1, "label": "x"}) == {
         "deal_source": 1,
@@ -161,14 +161,14 @@ def test_enum_and_set_values_carry_labels() -> None:
 def test_a_name_without_letters_falls_back_to_the_key() -> None:
     definitions = [{"field_code": KEY_A, "field_name": "Бюджет", "field_type": "double"}]
     definitions[0]["is_custom_field"] = True
-    (planned,) = plan_columns(definitions, set(), "readable")
+    (planned,) = name_columns(definitions, set(), "readable")
     assert planned.column == f"field_{KEY_A[:8]}"
 
 
 def test_keys_mode_and_pinned_columns() -> None:
-    (keyed,) = plan_columns(_definitions()[:2], reserved=set(), mode="keys")
+    (keyed,) = name_columns(_definitions()[:2], reserved=set(), mode="keys")
     assert keyed.column == KEY_A
-    (pinned,) = plan_columns(_definitions()[:2], set(), "readable", pinned={KEY_A: "lead_source"})
+    (pinned,) = name_columns(_definitions()[:2], set(), "readable", pinned={KEY_A: "lead_source"})
     assert pinned.column == "lead_source"
     assert set(pinned.schema()) == {"lead_source", "lead_source_label"}
 
@@ -188,7 +188,7 @@ def test_monetary_and_ranges_flatten() -> None:
             "is_custom_field": True,
         },
     ]
-    budget, term = plan_columns(definitions, set(), "readable")
+    budget, term = name_columns(definitions, set(), "readable")
     assert budget.columns({"value": "12.5", "currency": "EUR"}) == {
         "budget": 12.5,
         "budget_currency": "EUR",

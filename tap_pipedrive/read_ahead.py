@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from pipedrive_client import ReadAhead, read_ahead
 
+from . import sdk_internals
+
 if TYPE_CHECKING:
-    from .client import PipedriveStream
+    from .base_streams import PipedriveStream
 
 PAGES_IN_MEMORY = 2  # of the stream being written
 SPOOL_BYTES = 64 * 2**20  # what the stream read ahead may hold on disk before it waits
@@ -29,18 +31,18 @@ def _key(stream: PipedriveStream, context: dict | None) -> str:
     return f"{stream.name} {json.dumps(context or {}, sort_keys=True)}"
 
 
-class Prefetch:
+class ReadAheadStreams:
     """Readers for the (stream, partition) pairs of one sync, in the order they are synced:
     the one being written, and up to `streams_ahead` after it reading ahead. Only the main
     thread calls this."""
 
     def __init__(
-        self, plan: Iterable[tuple[PipedriveStream, dict | None]] = (), streams_ahead: int = 0
+        self, order: Iterable[tuple[PipedriveStream, dict | None]] = (), streams_ahead: int = 0
     ) -> None:
-        self._plan = list(plan)
+        self._order = list(order)  # (stream, partition) pairs
         self._streams_ahead = streams_ahead
-        self._order = [_key(stream, context) for stream, context in self._plan]
-        self._position = -1  # the plan entry being written
+        self._keys = [_key(stream, context) for stream, context in self._order]
+        self._position = -1  # the entry of the order being written
         self._started: set[str] = set()
         self._waiting: dict[str, ReadAhead] = {}  # read ahead, not yet reached
         self._ahead: list[ReadAhead] = []  # reading ahead now
@@ -54,8 +56,8 @@ class Prefetch:
         elif reader in self._ahead:
             self._ahead.remove(reader)
         self._started.add(key)
-        if key in self._order:
-            self._position = self._order.index(key)
+        if key in self._keys:
+            self._position = self._keys.index(key)
         return self._read(reader)
 
     def _read(self, reader: ReadAhead) -> Iterator[Any]:
@@ -70,7 +72,7 @@ class Prefetch:
         """Keep `streams_ahead` streams reading ahead: when one is fetched whole, the next
         starts."""
         self._ahead = [reader for reader in self._ahead if not reader.fetched]
-        for stream, context in self._plan[self._position + 1 :]:
+        for stream, context in self._order[self._position + 1 :]:
             if len(self._ahead) >= self._streams_ahead:
                 return
             key = _key(stream, context)
@@ -79,7 +81,7 @@ class Prefetch:
                 # The SDK records where a partition starts (its bookmark) only when it syncs
                 # it; reading ahead needs that now. Same value: the bookmark does not move
                 # before then.
-                stream._write_starting_replication_value(context)
+                sdk_internals.write_starting_value(stream, context)
                 reader = read_ahead(stream.source(context), PAGES_IN_MEMORY, SPOOL_BYTES)
                 self._ahead.append(reader)
                 self._waiting[key] = reader

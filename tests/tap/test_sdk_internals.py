@@ -1,0 +1,62 @@
+"""The Singer SDK internals the tap leans on (tap_pipedrive/sdk_internals.py) are still there
+and still mean what the tap takes them to mean. An SDK upgrade that changes one fails here,
+saying which and why it matters, rather than somewhere in a sync."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+from singer_sdk import Stream, metrics
+from singer_sdk.streams._state import StreamStateManager
+
+from tap_pipedrive import sdk_internals
+
+from .runner import config_for
+
+
+def _params(function) -> list[str]:
+    return list(inspect.signature(function).parameters)
+
+
+@pytest.mark.parametrize(
+    ("owner", "name", "params", "why"),
+    [
+        (
+            Stream,
+            "_write_starting_replication_value",
+            ["self", "context"],
+            "reading ahead writes a partition's starting bookmark before the SDK syncs it",
+        ),
+        (Stream, "_sync_children", ["self", "child_context"], "deal products per 100 deals"),
+        (metrics.Counter, "_pop", ["self"], "per-partition METRIC counts"),
+    ],
+)
+def test_private_methods_the_tap_calls_exist(owner, name, params, why) -> None:
+    method = getattr(owner, name, None)
+    assert method is not None, f"SDK upgrade removed {owner.__name__}.{name}: {why}"
+    assert _params(method) == params, f"SDK upgrade changed {owner.__name__}.{name}: {why}"
+
+
+def test_the_state_manager_reads_its_sort_flag_where_the_tap_turns_it_off(sandbox) -> None:
+    from tap_pipedrive.tap import TapPipedrive
+
+    stream = TapPipedrive(config=config_for(sandbox)).streams["persons"]
+    manager = stream.state_manager
+    assert isinstance(manager, StreamStateManager)
+    assert manager._is_sorted is True, "SDK upgrade: the sorted flag moved (order guard)"
+    sdk_internals.stop_trusting_sort(stream)
+    record = {"update_time": "2026-01-02T00:00:00Z"}
+    manager.increment_state(record, context=None, replication_key="update_time")
+    older = {"update_time": "2026-01-01T00:00:00Z"}
+    # Unsorted now: an older record is taken into the progress markers, not raised on.
+    manager.increment_state(older, context=None, replication_key="update_time")
+    assert "progress_markers" in stream.get_context_state(None)
+
+
+def test_the_sdk_start_line_the_tap_filters_is_the_one_the_sdk_logs() -> None:
+    source = inspect.getsource(StreamStateManager.write_starting_replication_value)
+    assert repr(sdk_internals.SDK_START_MESSAGE)[1:-1] in source, (
+        "SDK upgrade changed its 'Starting incremental sync' line: the filter no longer drops "
+        "it, so each partition's start is logged twice"
+    )
