@@ -253,3 +253,31 @@ def test_about_in_markdown_starts_with_its_heading() -> None:
     lines = [line for line in result.stdout.splitlines() if line.strip()]
     assert lines[0] == "# `tap-pipedrive`"
     assert not lines[1].startswith("    ")
+
+
+# -- 7. the prose's forms refused: fall back to the schema's --------------------------------------
+
+
+def test_a_strict_api_that_refuses_the_loose_forms_reads_the_same_records(
+    sandbox_factory, caplog
+) -> None:
+    """Before: the 400 on `status=open,won,lost,deleted` (and on `sort=update_time ASC`) ended
+    the run."""
+    lenient = run(config_for(sandbox_factory(size="small")))
+    strict_sb = sandbox_factory(size="small", strict=True)
+    with caplog.at_level(logging.WARNING):
+        strict = run(config_for(strict_sb))
+    for stream in ("deals", "leads"):
+        assert sorted(strict.ids(stream)) == sorted(lenient.ids(stream)), stream
+        for partition in (False, True):
+            times = [
+                r["update_time"]
+                for r in strict.records[stream]
+                if bool(r.get("is_archived")) is partition
+            ]
+            assert times == sorted(times), (stream, partition)
+    assert any(r.get("_sdc_deleted_at") for r in strict.records["deals"])  # deleted ones too
+    refused = [r.getMessage() for r in caplog.records if "the API refused" in r.getMessage()]
+    assert any("'deals'" in m and "status=open,won,lost,deleted (400)" in m for m in refused)
+    assert any("'leads'" in m and "sort=update_time" in m for m in refused)
+    assert strict.state == lenient.state
