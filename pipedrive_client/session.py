@@ -74,6 +74,24 @@ class _Retryable(Exception):
         )
 
 
+class _NoQueryInUrllib3Lines(logging.Filter):
+    """urllib3 logs each request's path and query at DEBUG; a search's query carries a person's
+    email address. Its lines keep the path only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(
+            isinstance(a, str) and "?" in a for a in record.args
+        ):
+            record.args = tuple(
+                a.split("?", 1)[0] + "?..." if isinstance(a, str) and "?" in a else a
+                for a in record.args
+            )
+        return True
+
+
+logging.getLogger("urllib3.connectionpool").addFilter(_NoQueryInUrllib3Lines())
+
+
 def body_of(response: requests.Response) -> Any:
     """The parsed JSON body (parsed once, when the session checked it)."""
     if hasattr(response, "pipedrive_body"):

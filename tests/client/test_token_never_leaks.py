@@ -52,3 +52,15 @@ def test_token_never_leaks_into_logs_or_errors(server, make_client, caplog) -> N
     assert "urllib3" in {r.name.split(".")[0] for r in caplog.records}  # DEBUG really captured
     assert TOKEN not in everything
     assert "***" in messages[0]
+
+
+def test_debug_lines_of_the_http_library_carry_no_query(server, make_client, caplog) -> None:
+    """A search's query holds a person's email address; urllib3 logged it at DEBUG."""
+    server.handler_for(
+        "/api/v2/persons/search", lambda q: Reply(body={"success": True, "data": {"items": []}})
+    )
+    with caplog.at_level("DEBUG"):
+        make_client().search_persons("ann@acme.example")
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("urllib3")]
+    assert any("/api/v2/persons/search?..." in line for line in lines), lines
+    assert not any("acme.example" in line for line in lines)
