@@ -1,7 +1,7 @@
 """The client's settings as JSON schema properties, declared once for every plugin that uses it.
 
 Plain JSON schema (no Singer import): the tap and the target put these first in their own
-settings, so connection and pacing read the same in `--about`, Meltano and the README.
+settings, so connection and pacing read the same in `--about`, Meltano and docs/
 """
 
 from __future__ import annotations

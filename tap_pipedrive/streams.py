@@ -1,5 +1,5 @@
 """The streams, declared: where each lives, how it is keyed, how it is read incrementally.
-What each costs per run is in README.md ("Streams and their cost")."""
+What each costs per run is in docs/tap.md ("Streams and their cost per run")."""
 
 from __future__ import annotations
 
