@@ -1,18 +1,12 @@
 """Changes while a sync runs: updates, creations, deletes, archives, ties on one update_time,
-and a clock that moves forward. Also the admin endpoints that expose them over HTTP."""
+and a clock that moves forward. `admin.py` exposes them over HTTP."""
 
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING, Any
-
-import orjson
 
 from .clock import Clock, parse_time
 from .store import Store
-
-if TYPE_CHECKING:
-    from .server import Sandbox
 
 TEXT_FIELD = {
     "deals": "title",
@@ -90,49 +84,3 @@ class Churn:
     def advance_clock(self, seconds: float) -> int:
         self.clock.advance(seconds)
         return self.store.purge_expired()
-
-    def admin(self, sandbox: Sandbox, method: str, path: str, body: bytes) -> tuple[int, Any]:
-        route = path.split("?", maxsplit=1)[0].rstrip("/")
-        data = orjson.loads(body) if body else None
-        if method == "GET" and route == "/_admin/stats":
-            return 200, sandbox.stats()
-        if method == "GET" and route == "/_admin/counts":
-            return 200, sandbox.counts()
-        if method == "GET" and route == "/_admin/requests":
-            return 200, b"\n".join(orjson.dumps(r) for r in sandbox.request_log())
-        if method == "POST" and route == "/_admin/reset-stats":
-            sandbox.reset_stats()
-            return 200, {"ok": True}
-        if method == "POST" and route == "/_admin/faults":
-            sandbox.set_faults(data)
-            return 200, {"ok": True}
-        if method == "POST" and route == "/_admin/strict":
-            sandbox.set_strict((data or {}).get("strict", True))
-            return 200, {"ok": True, "strict": sandbox.strict}
-        if method == "POST" and route == "/_admin/plan":
-            data = data or {}
-            if "plan" in data:
-                sandbox.set_plan(data["plan"])
-            if "daily_budget" in data:
-                sandbox.set_daily_budget(data["daily_budget"])
-            return 200, {"ok": True}
-        if method == "POST" and route == "/_admin/churn":
-            return self._admin_churn(data or {})
-        return 404, {"error": f"no admin route {method} {route}"}
-
-    def _admin_churn(self, data: dict) -> tuple[int, Any]:
-        action, entity = data.get("action"), data.get("entity")
-        try:
-            if action == "advance_clock":
-                return 200, {"purged": self.advance_clock(float(data.get("seconds", 0)))}
-            if action == "create":
-                return 200, {"ids": self.create(entity, int(data.get("n", 1)))}
-            if action == "tie":
-                return 200, {
-                    "ids": self.tie(entity, int(data.get("n", 1)), data.get("update_time"))
-                }
-            if action in ("update", "delete", "archive"):
-                return 200, {"ids": getattr(self, action)(entity, data.get("ids"), data.get("n"))}
-        except (KeyError, ValueError) as exc:
-            return 400, {"error": str(exc)}
-        return 400, {"error": f"unknown churn action {action!r}"}

@@ -1,5 +1,5 @@
-"""The HTTP side: auth, rate limits, faults, accounting, admin endpoints, and the `Sandbox`
-object that tests, the demo and benchmarks start in-process."""
+"""The HTTP side: auth, rate limits, faults, accounting, and the `Sandbox` object that tests,
+the demo and benchmarks start in-process. The `/_admin` endpoints are in `admin.py`."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import orjson
 
 from pipedrive_client.costs import is_search
 
+from . import admin
 from .app import Api, error
 from .churn import Churn
 from .clock import Clock
@@ -256,8 +257,8 @@ def _handler_for(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
         def _dispatch(self) -> None:
             body = self._read_body()
             if self.path.startswith("/_admin/"):
-                status, data = sandbox.churn.admin(sandbox, self.command, self.path, body)
-                self._send(status, {}, data if isinstance(data, bytes) else orjson.dumps(data))
+                status, payload = admin.handle(sandbox, self.command, self.path, body)
+                self._send(status, {}, payload)
                 return
             status, headers, payload, fault = sandbox.serve(
                 self.command, self.path, self.headers, body
