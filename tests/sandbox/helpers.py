@@ -1,10 +1,40 @@
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import requests
 
 from pipedrive_sandbox import Sandbox
+
+# The API's time formats: v2 records, v1 records, and with milliseconds (leads, lead labels,
+# the mailbox).
+V2_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+V1_TIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
+MILLIS_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+TYPES = {
+    "string": str,
+    "integer": int,
+    "number": (int, float),
+    "boolean": bool,
+    "array": list,
+    "object": dict,
+}
+
+
+def check(value, spec, where: str) -> None:
+    """`value` against its described shape (`render.item_shape`: t type, n nullable,
+    p properties), recursively."""
+    if value is None:
+        assert spec.get("n"), f"{where} is null but the description says it never is"
+        return
+    expected = TYPES.get(spec.get("t") or "", object)
+    assert isinstance(value, expected), f"{where}: {value!r} is not {spec.get('t')}"
+    assert not (spec.get("t") in ("integer", "number") and isinstance(value, bool)), where
+    for key, sub in (spec.get("p") or {}).items():
+        if isinstance(value, dict) and key in value:
+            check(value[key], sub, f"{where}.{key}")
 
 
 def call(sb: Sandbox, method: str, path: str, token: str | None = None, **kwargs: Any):

@@ -2,16 +2,12 @@
 placement, the field types the v1 field lists describe, the mailbox's time format, and activity
 participants stored as written."""
 
-import re
-
 import pytest
 
 from pipedrive_sandbox.render import item_shape
 
-from .helpers import call, get
-from .test_shapes import V1_TIME, check
+from .helpers import MILLIS_TIME, V1_TIME, call, check, get
 
-ISO_MILLIS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 # The item schemas of the v1 activityFields, noteFields and productFields lists are an allOf of
 # two parts; the narrower part's field_type enum has no `boolean`.
 V1_NARROW_FIELD_TYPES = {
@@ -91,17 +87,17 @@ def test_mail_thread_and_message_times_are_iso_with_milliseconds(sandbox_factory
             "last_message_timestamp",
             "last_message_received_timestamp",
         ):
-            assert ISO_MILLIS.match(thread[key]), (key, thread[key])
+            assert MILLIS_TIME.match(thread[key]), (key, thread[key])
         parties = thread["parties"]["from"] + thread["parties"]["to"]
         assert parties
         assert all(isinstance(p["message_time"], int) for p in parties)  # epoch milliseconds
         messages = get(sandbox, f"/api/v1/mailbox/mailThreads/{thread['id']}/mailMessages")
         for message in messages["data"]:
             for key in ("add_time", "update_time", "message_time"):
-                assert ISO_MILLIS.match(message[key]), (key, message[key])
+                assert MILLIS_TIME.match(message[key]), (key, message[key])
     sent = get(sandbox, "/api/v1/mailbox/mailThreads", folder="sent")["data"]
     assert sent
-    assert all(ISO_MILLIS.match(t["last_message_sent_timestamp"]) for t in sent)
+    assert all(MILLIS_TIME.match(t["last_message_sent_timestamp"]) for t in sent)
 
 
 def _people(sandbox, n: int) -> list[int]:

@@ -6,19 +6,7 @@ import pytest
 
 from pipedrive_sandbox.render import item_shape
 
-from .helpers import get
-
-TYPES = {
-    "string": str,
-    "integer": int,
-    "number": (int, float),
-    "boolean": bool,
-    "array": list,
-    "object": dict,
-}
-V2_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
-V1_TIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
-LEAD_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+from .helpers import MILLIS_TIME, V1_TIME, V2_TIME, check, get
 
 ENDPOINTS = [
     ("/api/v2/deals", "deals", V2_TIME),
@@ -30,28 +18,16 @@ ENDPOINTS = [
     ("/api/v2/stages", "stages", V2_TIME),
     ("/api/v2/dealFields", "deal_fields", None),
     ("/api/v2/personFields", "person_fields", None),
-    ("/api/v1/leads", "leads", LEAD_TIME),
+    ("/api/v1/leads", "leads", MILLIS_TIME),
     ("/api/v1/notes", "notes", V1_TIME),
     ("/api/v1/files", "files", V1_TIME),
     ("/api/v1/users", "users", None),
     ("/api/v1/activityTypes", "activity_types", V1_TIME),
-    ("/api/v1/leadLabels", "lead_labels", LEAD_TIME),
+    ("/api/v1/leadLabels", "lead_labels", MILLIS_TIME),
     ("/api/v1/currencies", "currencies", None),
     ("/api/v1/filters", "filters", V1_TIME),
     ("/api/v1/dealFields", "v1_deal_fields", V1_TIME),
 ]
-
-
-def check(value, spec, where: str) -> None:
-    if value is None:
-        assert spec.get("n"), f"{where} is null but the description says it never is"
-        return
-    expected = TYPES.get(spec.get("t") or "", object)
-    assert isinstance(value, expected), f"{where}: {value!r} is not {spec.get('t')}"
-    assert not (spec.get("t") in ("integer", "number") and isinstance(value, bool)), where
-    for key, sub in (spec.get("p") or {}).items():
-        if isinstance(value, dict) and key in value:
-            check(value[key], sub, f"{where}.{key}")
 
 
 @pytest.mark.parametrize(("path", "shape", "time_format"), ENDPOINTS)
