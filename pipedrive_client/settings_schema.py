@@ -1,7 +1,7 @@
 """The client's settings as JSON schema properties, declared once for every plugin that uses it.
 
 Plain JSON schema (no Singer import): the tap and the target put these first in their own
-settings, so connection and pacing read the same in `--about`, Meltano and docs/
+settings, so connection and pacing read the same in `--about`, Meltano and docs/.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ _SECRET = {"secret": True, "writeOnly": True}
 CLIENT_SETTINGS: dict[str, dict[str, Any]] = {
     "api_token": _prop(
         "string",
-        "Pipedrive API token (Personal preferences > API). Sent only in the x-api-token header.",
+        "API token (Pipedrive > Personal preferences > API). Sent only in the x-api-token "
+        "header, never in a URL or a log line. Required unless oauth_access_token is set.",
         **_SECRET,
     ),
     "oauth_access_token": _prop(
@@ -27,16 +28,20 @@ CLIENT_SETTINGS: dict[str, dict[str, Any]] = {
         **_SECRET,
     ),
     "company_domain": _prop(
-        "string", "The part before .pipedrive.com in your Pipedrive address, e.g. acme."
+        "string",
+        "The part before .pipedrive.com in your Pipedrive address (acme): letters, digits and "
+        "hyphens. Required unless api_url is set.",
     ),
     "api_url": _prop(
         "string",
-        "Base URL instead of company_domain, e.g. the local sandbox (plain http only to loopback).",
+        "Base URL instead of company_domain, e.g. the local sandbox (plain http only to "
+        "loopback); a trailing /api/v1 or /api/v2 is dropped.",
     ),
     "plan": _prop(
         "string",
-        "Pipedrive plan (lite, growth, premium, ultimate, ...) for the "
-        "burst limit; without it the client adopts the limit the API announces.",
+        "Pipedrive plan (lite, growth, premium, ultimate, or the older names) for the burst "
+        "limit; without it the client starts at 20 requests per 2 s and adopts the limit the API "
+        "announces.",
     ),
     "max_requests_per_2s": _prop(
         "integer", "Burst limit override in requests per rolling 2 seconds."

@@ -29,10 +29,15 @@ SETTINGS = with_client_settings(
         th.Property(
             "anchor_date",
             th.StringType,
-            description="Where the first incremental sync starts: a date or RFC 3339 time. "
-            "Default: one year before today.",
+            description="Where the first incremental sync starts: YYYY-MM-DD or an RFC 3339 "
+            "time. Default: one year before today.",
         ),
-        th.Property("start_date", th.StringType, description="Alias of anchor_date."),
+        th.Property(
+            "start_date",
+            th.StringType,
+            description="Alias of anchor_date (anchor_date wins when both are set; both are "
+            "checked).",
+        ),
         th.Property(
             "lookback_window",
             th.CustomType({"type": ["integer", "string"]}),
@@ -46,21 +51,20 @@ SETTINGS = with_client_settings(
             th.StringType,
             default="readable",
             allowed_values=["readable", "keys"],
-            description="Custom field columns: readable snake_case names, or the 40-character "
-            "hash keys.",
+            description="readable: snake_case columns named after the fields; keys: the "
+            "40-character hash keys.",
         ),
         th.Property(
             "custom_field_columns",
             th.ObjectType(additional_properties=th.StringType),
-            description="Pins custom field keys to column names, so a field renamed in "
-            "Pipedrive keeps its column.",
+            description="{hash key: column}: pins a custom field to a column name, so a field "
+            "renamed in Pipedrive keeps its column.",
         ),
         th.Property(
             "include_deleted",
             th.BooleanType,
             default=True,
-            description="Emit deleted records (within the API's 30-day window) with "
-            "_sdc_deleted_at.",
+            description="Emit deleted deals (the API keeps them 30 days) with _sdc_deleted_at.",
         ),
         th.Property(
             "read_ahead_streams",

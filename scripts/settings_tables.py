@@ -1,0 +1,93 @@
+"""The settings tables of docs/tap.md and docs/target.md, made from the plugins' settings schemas
+(the one place each setting is declared), so the docs can not drift from `--about`.
+
+  python scripts/settings_tables.py           rewrite the tables between their markers
+  python scripts/settings_tables.py --check   exit 1 when a table differs from the schema
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = {"tap-pipedrive": ROOT / "docs/tap.md", "target-pipedrive": ROOT / "docs/target.md"}
+
+
+def plugin_settings(plugin: str) -> dict[str, dict[str, Any]]:
+    """The plugin's own settings (the SDK's built-in ones, such as stream_maps, are its own)."""
+    from singer_sdk.helpers import capabilities
+
+    builtin = {
+        name
+        for value in vars(capabilities).values()
+        if isinstance(value, dict) and isinstance(value.get("properties"), dict)
+        for name in value["properties"]
+    }
+    if plugin == "tap-pipedrive":
+        from tap_pipedrive.settings import SETTINGS
+    else:
+        from target_pipedrive.target import TargetPipedrive
+
+        SETTINGS = TargetPipedrive.config_jsonschema  # noqa: N806
+    own = {k: v for k, v in SETTINGS["properties"].items() if k not in builtin}
+    if plugin == "tap-pipedrive":
+        # The one SDK switch the tap documents as its own (the reference job sets it).
+        own["emit_activate_version_messages"] = SETTINGS["properties"][
+            "emit_activate_version_messages"
+        ]
+    return own
+
+
+def render(plugin: str) -> str:
+    rows = ["| Setting | Default | What it does |", "| --- | --- | --- |"]
+    for name, prop in plugin_settings(plugin).items():
+        setting = f"`{name}`" + (" (secret)" if prop.get("secret") else "")
+        default = (
+            f"`{json.dumps(prop['default'])}`" if prop.get("default") not in (None, []) else ""
+        )
+        about = " ".join(str(prop.get("description") or "").split()).replace("|", "\\|")
+        rows.append(f"| {setting} | {default} | {about} |")
+    return "\n".join(rows)
+
+
+def _markers(plugin: str) -> tuple[str, str]:
+    return f"<!-- settings table: {plugin} (scripts/settings_tables.py) -->", "<!-- end -->"
+
+
+def with_table(page: str, plugin: str) -> str:
+    start, end = _markers(plugin)
+    before, found, rest = page.partition(start)
+    if not found:
+        raise SystemExit(f"{plugin}: no '{start}' marker in its page")
+    _, _, after = rest.partition(end)
+    return f"{before}{start}\n{render(plugin)}\n{end}{after}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true")
+    args = parser.parse_args(argv)
+    stale = []
+    for plugin, path in PAGES.items():
+        page = path.read_text()
+        wanted = with_table(page, plugin)
+        if wanted != page:
+            stale.append(str(path.relative_to(ROOT)))
+            if not args.check:
+                path.write_text(wanted)
+    if args.check and stale:
+        print(
+            f"settings tables differ from the schemas: {', '.join(stale)}; run "
+            "python scripts/settings_tables.py",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
