@@ -14,7 +14,7 @@ import pytest
 
 from tests.tap.runner import TAP, catalog_selecting, config_for
 
-from .test_bad_input import _one_clear_line
+from .one_line import one_clear_line
 
 
 def _tap(*args: str) -> subprocess.CompletedProcess:
@@ -58,7 +58,7 @@ def test_a_bad_state_file_is_named_in_one_line(sandbox, tmp_path, state, expecte
     config = _write(tmp_path / "config.json", config_for(sandbox))
     state_file = _write(tmp_path / "state.json", state)
     result = _tap("--config", config, "--state", state_file)
-    _one_clear_line(result, "tap-pipedrive", expected)
+    one_clear_line(result, "tap-pipedrive", expected)
     assert f"state file {state_file}" in result.stderr
 
 
@@ -72,14 +72,14 @@ def test_a_bad_config_file_is_named_in_one_line(tmp_path, content, expected) -> 
     if content is not None:
         path.write_text(content)
     result = _tap("--config", str(path))
-    _one_clear_line(result, "tap-pipedrive", f"config file {path} {expected}")
+    one_clear_line(result, "tap-pipedrive", f"config file {path} {expected}")
 
 
 def test_a_bad_start_date_beside_a_good_anchor_date_is_refused(sandbox, tmp_path) -> None:
     """Before: start_date was not looked at when anchor_date was set, and the SDK used it."""
     config = config_for(sandbox, anchor_date="2024-01-01", start_date="someday")
     result = _tap("--config", _write(tmp_path / "config.json", config))
-    _one_clear_line(result, "tap-pipedrive", "start_date 'someday' is not a date")
+    one_clear_line(result, "tap-pipedrive", "start_date 'someday' is not a date")
 
 
 @pytest.mark.parametrize("suffix", ["/api/v1", "/api/v2/"])
@@ -106,7 +106,7 @@ def test_nothing_listening_at_api_url_fails_in_seconds(tmp_path) -> None:
     started = time.monotonic()
     result = _tap("--config", _write(tmp_path / "config.json", config))
     assert time.monotonic() - started < 20  # the interpreter's start-up included
-    _one_clear_line(result, "tap-pipedrive", f"cannot connect to 127.0.0.1:{port}")
+    one_clear_line(result, "tap-pipedrive", f"cannot connect to 127.0.0.1:{port}")
 
 
 def test_unknown_settings_and_streams_are_warned_about(sandbox, tmp_path) -> None:
