@@ -114,11 +114,21 @@ class PipedriveStream(Stream):
         """A record's update_time in this stream's one format ('' when it has none)."""
         return self.normal(record.get("update_time")) or ""
 
+    def listing(self, context: dict | None, **params: Any) -> readers.Listing:
+        """This stream's list for the partition, with its filters and `params` on top."""
+        return readers.Listing(
+            self.client,
+            self.list_path(context),
+            {**self.request_params(context), **params},
+            self.page_size,
+            self.time_of,
+            self.logger,
+        )
+
     def source(self, context: dict | None) -> Iterator[readers.Batch]:
         """This stream's reads: batches of records, one per request, in order. What the tap
         reads ahead."""
-        path, params = self.list_path(context), self.request_params(context)
-        return readers.pages_batches(self.client, self.generation, path, params, self.page_size)
+        return readers.pages_batches(self.listing(context), self.generation)
 
     def read(self, context: dict | None) -> Iterator[readers.Batch]:
         """`source`, read ahead (see read_ahead.py); a child stream's one request per parent
@@ -277,54 +287,25 @@ class IncrementalStream(PipedriveStream):
         return "update_time" if self._strict else f"update_time {direction}"
 
     def v2(self, context: dict | None, **extra: Any) -> Iterator[readers.Batch]:
-        params = {
-            **self.request_params(context),
-            "updated_since": self.since(context),
-            "sort_by": "update_time",
-            "sort_direction": "asc",
-            **extra,
-        }
-        path = self.list_path(context)
-        return readers.v2_batches(
-            self.client, path, params, self.page_size, self.time_of, self.logger
-        )
+        since = self.since(context)
+        order = {"sort_by": "update_time", "sort_direction": "asc"}
+        return readers.v2_batches(self.listing(context, updated_since=since, **order, **extra))
 
     def keyset(self, context: dict | None) -> Iterator[readers.Batch]:
-        params = {
-            **self.request_params(context),
-            "updated_since": self.since(context),
-            "sort": self.sort("ASC"),
-        }
-        path = self.list_path(context)
+        since = self.since(context)
         return readers.keyset_batches(
-            self.client, path, params, self.page_size, self.time_of, self.logger
+            self.listing(context, updated_since=since, sort=self.sort("ASC"))
         )
 
     def newest_first(self, context: dict | None) -> Iterator[readers.Batch]:
-        params = {**self.request_params(context), "sort": "update_time DESC"}
-        return readers.newest_first_batches(
-            self.client,
-            self.list_path(context),
-            params,
-            self.page_size,
-            self.normal(self.since(context)) or "",
-            self.time_of,
-            self.logger,
-        )
+        listing = self.listing(context, sort="update_time DESC")
+        return readers.newest_first_batches(listing, self.normal(self.since(context)) or "")
 
     def ascending_since(self, context: dict | None) -> Iterator[readers.Batch]:
         """What `newest_first` reads, for an API that refuses a descending sort: the whole
         list, oldest first, from the bookmark on."""
-        params = {**self.request_params(context), "sort": self.sort("ASC")}
-        return readers.ascending_since_batches(
-            self.client,
-            self.list_path(context),
-            params,
-            self.page_size,
-            self.normal(self.since(context)) or "",
-            self.time_of,
-            self.logger,
-        )
+        listing = self.listing(context, sort=self.sort("ASC"))
+        return readers.ascending_since_batches(listing, self.normal(self.since(context)) or "")
 
 
 class ReferenceStream(PipedriveStream):

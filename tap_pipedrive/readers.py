@@ -28,6 +28,7 @@ import json
 import logging
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pipedrive_client import PipedriveClient
@@ -41,6 +42,22 @@ TimeOf = Callable[[dict[str, Any]], str]
 NEWEST_FIRST_OVERLAP = 10
 # How many pages a newest-first read may step back when the list moved under it.
 NEWEST_FIRST_MAX_STEPS_BACK = 20
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One list endpoint as a stream reads it: where, with which filters, in pages of what
+    size, and how to tell a record's time."""
+
+    client: PipedriveClient
+    path: str
+    params: Mapping[str, Any]
+    page_size: int
+    time_of: TimeOf
+    log: logging.Logger
+
+    def with_params(self, **params: Any) -> Listing:
+        return replace(self, params={**self.params, **params})
 
 
 def version(record: Mapping[str, Any]) -> tuple[Any, Any]:
@@ -70,53 +87,28 @@ def in_order(records: Batch, more: bool, time_of: TimeOf, log: logging.Logger) -
     return [records[i] for i in order]
 
 
-def v2_batches(
-    client: PipedriveClient,
-    path: str,
-    params: Mapping[str, Any],
-    page_size: int,
-    time_of: TimeOf,
-    log: logging.Logger,
-) -> Iterator[Batch]:
-    for page in client.v2_pages(path, params, limit=page_size):
-        yield in_order(page.records, page.next is not None, time_of, log)
+def v2_batches(listing: Listing) -> Iterator[Batch]:
+    pages = listing.client.v2_pages(listing.path, listing.params, limit=listing.page_size)
+    for page in pages:
+        yield in_order(page.records, page.next is not None, listing.time_of, listing.log)
 
 
-def pages_batches(
-    client: PipedriveClient, generation: str, path: str, params: Mapping[str, Any], page_size: int
-) -> Iterator[Batch]:
+def pages_batches(listing: Listing, generation: str) -> Iterator[Batch]:
     """A list read as it comes (full-table streams): one batch per page."""
-    pages = client.v2_pages if generation == "v2" else client.v1_pages
-    for page in pages(path, params, limit=page_size):
+    pages = listing.client.v2_pages if generation == "v2" else listing.client.v1_pages
+    for page in pages(listing.path, listing.params, limit=listing.page_size):
         yield page.records
 
 
-def keyset_batches(
-    client: PipedriveClient,
-    path: str,
-    params: Mapping[str, Any],
-    page_size: int,
-    time_of: TimeOf,
-    log: logging.Logger,
-) -> Iterator[Batch]:
-    """Oldest first through a v1 list whose `params` carry `updated_since`, each page
-    restarting at `updated_since` = the last second read: an update during the read can not
-    shift an unread record behind the offset. One batch of new records per page."""
-    since, start = params["updated_since"], 0
+def keyset_batches(listing: Listing) -> Iterator[Batch]:
+    """Oldest first through a v1 list whose params carry `updated_since`, each page restarting
+    at `updated_since` = the last second read: an update during the read can not shift an
+    unread record behind the offset. One batch of new records per page."""
+    since, start = listing.params["updated_since"], 0
     seen: set[tuple[Any, Any]] = set()  # versions already read on or after `since`
     while True:
-        page = next(
-            iter(
-                client.v1_pages(
-                    path,
-                    {**params, "updated_since": since},
-                    limit=page_size,
-                    start=start,
-                    continuation=bool(seen),
-                )
-            )
-        )
-        ordered = in_order(page.records, page.next is not None, time_of, log)
+        page = _one_v1_page(listing.with_params(updated_since=since), start, bool(seen))
+        ordered = in_order(page.records, page.next is not None, listing.time_of, listing.log)
         batch = [record for record in ordered if version(record) not in seen]
         if page.next is None or not page.records:
             yield batch
@@ -134,39 +126,18 @@ def keyset_batches(
         yield batch
 
 
-def newest_first_batches(
-    client: PipedriveClient,
-    path: str,
-    params: Mapping[str, Any],
-    page_size: int,
-    since: str,
-    time_of: TimeOf,
-    log: logging.Logger,
-) -> Iterator[Batch]:
-    """A list sorted `update_time DESC` (in `params`), read down to `since` and handed over
-    oldest first, in batches of `page_size`."""
-    newest_first = newest_first_records(client, path, params, page_size, since, time_of, log)
-    return batched(oldest_first(newest_first), page_size)
+def newest_first_batches(listing: Listing, since: str) -> Iterator[Batch]:
+    """A list sorted `update_time DESC` (in the listing's params), read down to `since` and
+    handed over oldest first."""
+    return batched(oldest_first(newest_first_records(listing, since)), listing.page_size)
 
 
-def newest_first_records(
-    client: PipedriveClient,
-    path: str,
-    params: Mapping[str, Any],
-    page_size: int,
-    since: str,
-    time_of: TimeOf,
-    log: logging.Logger,
-) -> Iterator[dict[str, Any]]:
+def newest_first_records(listing: Listing, since: str) -> Iterator[dict[str, Any]]:
     start, steps_back = 0, 0
     floor = None  # time of the last record taken: newest first, nothing may be newer
     seen: set[tuple[Any, Any]] = set()
     while True:
-        page = next(
-            iter(
-                client.v1_pages(path, params, limit=page_size, start=start, continuation=start > 0)
-            )
-        )
+        page = _one_v1_page(listing, start, start > 0)
         records = page.records
         if (
             start > 0
@@ -177,14 +148,14 @@ def newest_first_records(
             # The overlap is gone: records ahead of us were removed while reading, and the list
             # moved up by more than the overlap. Step back a page.
             steps_back += 1
-            log.info("The list moved while being read; stepping back a page.")
-            start = max(0, start - page_size)
+            listing.log.info("The list moved while being read; stepping back a page.")
+            start = max(0, start - listing.page_size)
             continue
         for record in records:
             if version(record) in seen:
                 continue
             seen.add(version(record))
-            time = time_of(record)
+            time = listing.time_of(record)
             if time < since:
                 return
             if floor is not None and time > floor:
@@ -198,20 +169,23 @@ def newest_first_records(
         start = max(int(page.next) - NEWEST_FIRST_OVERLAP, start + 1)
 
 
-def ascending_since_batches(
-    client: PipedriveClient,
-    path: str,
-    params: Mapping[str, Any],
-    page_size: int,
-    since: str,
-    time_of: TimeOf,
-    log: logging.Logger,
-) -> Iterator[Batch]:
+def ascending_since_batches(listing: Listing, since: str) -> Iterator[Batch]:
     """A v1 list without `updated_since` read whole, oldest first, keeping what is on or after
     `since` (for a list that can not be read newest first)."""
-    for page in client.v1_pages(path, params, limit=page_size):
-        ordered = in_order(page.records, page.next is not None, time_of, log)
-        yield [record for record in ordered if time_of(record) >= since]
+    for page in listing.client.v1_pages(listing.path, listing.params, limit=listing.page_size):
+        ordered = in_order(page.records, page.next is not None, listing.time_of, listing.log)
+        yield [record for record in ordered if listing.time_of(record) >= since]
+
+
+def _one_v1_page(listing: Listing, start: int, continuation: bool) -> Any:
+    pages = listing.client.v1_pages(
+        listing.path,
+        listing.params,
+        limit=listing.page_size,
+        start=start,
+        continuation=continuation,
+    )
+    return next(iter(pages))
 
 
 def merged_batches(

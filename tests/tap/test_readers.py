@@ -15,6 +15,10 @@ from tap_pipedrive.times import rfc3339
 LOG = logging.getLogger("test-readers")
 
 
+def _listing(client, path: str, page_size: int, **params) -> readers.Listing:
+    return readers.Listing(client, path, params, page_size, _time_of, LOG)
+
+
 def _time_of(record: dict) -> str:
     return rfc3339(record.get("update_time")) or ""
 
@@ -40,10 +44,14 @@ def test_keyset_reads_records_updated_during_the_read_without_shifting_others_ou
     # v1 lists page by offset: an update moves a record from the first page to the end, and a
     # plain next offset would skip the record that slid into its place.
     sb = sandbox_factory(counts={entity: 1200})
-    params = {"updated_since": "2000-01-01T00:00:00Z", "sort": "update_time ASC"}
-    batches = readers.keyset_batches(
-        client_for(sb), f"/api/v1/{entity}", params, 500, _time_of, LOG
+    listing = _listing(
+        client_for(sb),
+        f"/api/v1/{entity}",
+        500,
+        updated_since="2000-01-01T00:00:00Z",
+        sort="update_time ASC",
     )
+    batches = readers.keyset_batches(listing)
     read = []
     for i, record in enumerate(chain.from_iterable(batches)):
         read.append(record["id"])
@@ -58,9 +66,8 @@ def test_newest_first_reads_past_records_removed_during_the_read(
     sandbox_factory, client_for
 ) -> None:
     sb = sandbox_factory(counts={"files": 450})
-    records = readers.newest_first_records(
-        client_for(sb), "/api/v1/files", {"sort": "update_time DESC"}, 100, "", _time_of, LOG
-    )
+    files = _listing(client_for(sb), "/api/v1/files", 100, sort="update_time DESC")
+    records = readers.newest_first_records(files, "")
     read, removed = [], []
     for i, record in enumerate(records):
         read.append(record["id"])
@@ -73,18 +80,10 @@ def test_newest_first_reads_past_records_removed_during_the_read(
 
 def test_newest_first_batches_come_oldest_first_down_to_since(sandbox_factory, client_for):
     sb = sandbox_factory(counts={"files": 450})
-    everything = [
-        _time_of(r)
-        for r in readers.newest_first_records(
-            client_for(sb), "/api/v1/files", {"sort": "update_time DESC"}, 100, "", _time_of, LOG
-        )
-    ]
+    files = _listing(client_for(sb), "/api/v1/files", 100, sort="update_time DESC")
+    everything = [_time_of(r) for r in readers.newest_first_records(files, "")]
     since = sorted(everything)[300]
-    batches = list(
-        readers.newest_first_batches(
-            client_for(sb), "/api/v1/files", {"sort": "update_time DESC"}, 100, since, _time_of, LOG
-        )
-    )
+    batches = list(readers.newest_first_batches(files, since))
     times = [_time_of(r) for r in chain.from_iterable(batches)]
     assert times == sorted(times)
     assert times == sorted(t for t in everything if t >= since)
@@ -93,17 +92,10 @@ def test_newest_first_batches_come_oldest_first_down_to_since(sandbox_factory, c
 
 def test_ascending_since_keeps_what_is_on_or_after_since(sandbox_factory, client_for) -> None:
     sb = sandbox_factory(counts={"files": 250})
-    client = client_for(sb)
-    batches = readers.ascending_since_batches(
-        client, "/api/v1/files", {"sort": "update_time ASC"}, 100, "", _time_of, LOG
-    )
-    every = [_time_of(r) for r in chain.from_iterable(batches)]
+    files = _listing(client_for(sb), "/api/v1/files", 100, sort="update_time ASC")
+    every = [_time_of(r) for r in chain.from_iterable(readers.ascending_since_batches(files, ""))]
     since = every[120]
-    kept = chain.from_iterable(
-        readers.ascending_since_batches(
-            client, "/api/v1/files", {"sort": "update_time ASC"}, 100, since, _time_of, LOG
-        )
-    )
+    kept = chain.from_iterable(readers.ascending_since_batches(files, since))
     assert [_time_of(r) for r in kept] == [t for t in every if t >= since]
 
 
