@@ -99,3 +99,15 @@ def run_command(sb: Any, cfg_file: str, lines: str, kill_after: int | None = Non
             time.sleep(0.002)
         proc.kill()
     return proc.wait(timeout=120)
+
+
+def spread(n: int, people: int = 12) -> list[dict]:
+    """n messages over `people` counterparts on 5 company domains, a third of them outbound."""
+    out = []
+    for i in range(n):
+        who = f"p{i % people}@firm{i % people % 5}.example"
+        if i % 3 == 0:
+            out.append(message(f"w{i}", OURS, [who], thread=f"t{i % 7}", hours=i))
+        else:
+            out.append(message(f"w{i}", who, [OURS], thread=f"t{i % 7}", hours=i))
+    return out

@@ -6,8 +6,7 @@ import os
 import re
 import subprocess
 
-from .feed import TARGET, config, singer_lines
-from .test_writes import spread
+from .feed import TARGET, config, singer_lines, spread
 
 ADDRESS = re.compile(r"p\d+@firm\d\.example")
 

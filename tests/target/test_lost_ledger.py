@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from .feed import OURS, config, message, run
-from .test_writes import activities_by_message, assert_no_duplicates, persons_by_email, spread
+from .feed import OURS, config, message, run, spread
+from .written import activities_by_message, assert_no_duplicates, persons_by_email
 
 ENTITIES = ("organizations", "persons", "leads", "deals", "activities")
 FIELDS = ("thread_count", "last_contact", "avg_response_hours")

@@ -11,8 +11,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from .feed import config, run, singer_lines
-from .test_writes import activities_by_message, assert_no_duplicates, spread
+from .feed import config, run, singer_lines, spread
+from .written import activities_by_message, assert_no_duplicates
 
 pytestmark = pytest.mark.postgres
 

@@ -11,7 +11,7 @@ import pytest
 from target_pipedrive.writer import RejectedMessage
 
 from .feed import OURS, TARGET, config, message, run, singer_lines
-from .test_writes import activities_by_message, persons_by_email
+from .written import activities_by_message, persons_by_email
 
 DAY = 86400
 

@@ -12,20 +12,12 @@ import pytest
 from pipedrive_client import ConfigError
 from target_pipedrive.target import TargetPipedrive
 
-from .feed import OURS, config, message, run, singer_lines
+from .feed import OURS, config, message, run, singer_lines, spread
+from .written import activities_by_message, assert_no_duplicates, persons_by_email
 
 TARGET = str(Path(sys.executable).parent / "target-pipedrive")
 FAST_RETRIES = {"backoff_base_seconds": 0.01, "backoff_cap_seconds": 0.05}
 ENTITIES = ("organizations", "persons", "leads", "deals", "activities")
-
-
-def persons_by_email(sb) -> dict:
-    return {
-        e["value"]: row
-        for pid in sb.ids("persons")
-        for row in [sb.store.get("persons", pid)]
-        for e in row.get("emails", [])
-    }
 
 
 def of_person(sb, table: str, person_id: int) -> list[dict]:
@@ -34,42 +26,6 @@ def of_person(sb, table: str, person_id: int) -> list[dict]:
         for row in sb.store.tables[table].values()
         if row.get("person_id") == person_id and not row.get("is_deleted")
     ]
-
-
-def activities_by_message(sb) -> dict[str, int]:
-    """How many activities carry each message id marker."""
-    counts: dict[str, int] = {}
-    for activity in sb.store.tables["activities"].values():
-        note = activity.get("note") or ""
-        if "Email id: " in note:
-            mid = note.split("Email id: ", 1)[1].split("</p>", 1)[0]
-            counts[mid] = counts.get(mid, 0) + 1
-    return counts
-
-
-def spread(n: int, people: int = 12) -> list[dict]:
-    """n messages over `people` counterparts on 5 company domains, a third of them outbound."""
-    out = []
-    for i in range(n):
-        who = f"p{i % people}@firm{i % people % 5}.example"
-        if i % 3 == 0:
-            out.append(message(f"w{i}", OURS, [who], thread=f"t{i % 7}", hours=i))
-        else:
-            out.append(message(f"w{i}", who, [OURS], thread=f"t{i % 7}", hours=i))
-    return out
-
-
-def assert_no_duplicates(sb) -> None:
-    emails = [e["value"] for p in sb.store.tables["persons"].values() for e in p["emails"]]
-    assert len(emails) == len(set(emails))
-    names = [o["name"] for o in sb.store.tables["organizations"].values()]
-    assert len(names) == len(set(names))
-    owners = [
-        d["person_id"]
-        for d in sb.store.tables["deals"].values()
-        if str(d.get("title", "")).endswith("- email")
-    ]
-    assert len(owners) == len(set(owners))
 
 
 # -- lookups --------------------------------------------------------------------------------------
