@@ -23,9 +23,9 @@ from pipedrive_client import (
 from pipedrive_client.settings_schema import with_client_settings
 
 from .classify import Thresholds
+from .dry_run import DryRun
 from .engagement import AUTOMATED_LOCAL_PARTS, OwnSide
 from .ledger import Ledger
-from .plan import Plan
 from .reader import QuietSingerReader
 from .records import InvalidRecord, parse_event, parse_message
 from .writer import Writer, WriterSettings
@@ -233,16 +233,16 @@ class TargetPipedrive(Target):
         return PipedriveClient(ClientConfig.from_settings(self.config))
 
     @cached_property
-    def plan(self) -> Plan | None:
+    def dry_run(self) -> DryRun | None:
         if not self.config.get("dry_run"):
             return None
         path = self.config.get("dry_run_file")
-        return Plan(self._exit_stack.enter_context(open(path, "w"))) if path else Plan()
+        return DryRun(self._exit_stack.enter_context(open(path, "w"))) if path else DryRun()
 
     @cached_property
     def ledger(self) -> Ledger:
         # A dry run reads what earlier runs recorded but keeps none of its own decisions.
-        return Ledger(self.config.get("ledger") or DEFAULT_LEDGER, scratch=bool(self.plan))
+        return Ledger(self.config.get("ledger") or DEFAULT_LEDGER, scratch=bool(self.dry_run))
 
     @cached_property
     def writer(self) -> Writer:
@@ -279,7 +279,7 @@ class TargetPipedrive(Target):
             },
             skip_rejected=c.get("on_invalid_record", "fail") == "skip",
         )
-        return Writer(self.client, self.ledger, settings, self.plan)
+        return Writer(self.client, self.ledger, settings, self.dry_run)
 
     def invalid(self, error: InvalidRecord) -> None:
         if self.config.get("on_invalid_record", "fail") == "skip":
@@ -291,7 +291,7 @@ class TargetPipedrive(Target):
     def _write_state_message(self, state: dict) -> None:
         """A dry run writes nothing, so it emits no STATE: under Meltano the email source's
         bookmark stays where it was, and the real run reads the same messages."""
-        if self.plan is not None:
+        if self.dry_run is not None:
             self.logger.info("Dry run: no STATE emitted, so no bookmark moves.")
             return
         super()._write_state_message(state)

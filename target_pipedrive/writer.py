@@ -55,9 +55,9 @@ from pipedrive_client import (
 )
 
 from .classify import Outcome, Thresholds, classify
+from .dry_run import DryRun
 from .engagement import Counterpart, OwnSide, ThreadMemory, apply_event, apply_message
 from .ledger import Ledger
-from .plan import Plan
 from .records import Event, Message
 
 logger = logging.getLogger("target-pipedrive")
@@ -143,12 +143,12 @@ class Writer:
         client: PipedriveClient,
         ledger: Ledger,
         settings: WriterSettings,
-        plan: Plan | None = None,
+        dry_run: DryRun | None = None,
     ) -> None:
         self.client = client
         self.ledger = ledger
         self.settings = settings
-        self.plan = plan
+        self.dry_run = dry_run
         self.pipeline_id: Any = None
         self.stage_id: Any = None
         self.field_codes: dict[str, str] = {}
@@ -216,8 +216,8 @@ class Writer:
         for purpose, name in self.settings.field_names.items():
             if name in fields:
                 self.field_codes[purpose] = fields[name]
-            elif self.plan:
-                self.field_codes[purpose] = self.plan.intend(
+            elif self.dry_run:
+                self.field_codes[purpose] = self.dry_run.intend(
                     "create_person_field", name=name, field_type=FIELD_TYPES[purpose]
                 )
             else:
@@ -549,8 +549,8 @@ class Writer:
             values = self._signal_values(person)
             written = json.dumps(values, sort_keys=True)
             if self.ledger.object_id("signals", email) != written:
-                if self.plan:
-                    self.plan.intend("update_person", person_id=person_id, custom_fields=values)
+                if self.dry_run:
+                    self.dry_run.intend("update_person", person_id=person_id, custom_fields=values)
                 else:
                     result = self._unless_refused(
                         lambda person_id=person_id, values=values: self.client.update_person(
@@ -680,7 +680,7 @@ class Writer:
     def _mark_seen_from_own_writes(self) -> None:
         """The first listing found nothing of the user's: from the first activity made this
         run on, the ledger knows every activity, so the next listing starts there."""
-        if self._owner is None or self._first_made is None or self.plan:
+        if self._owner is None or self._first_made is None or self.dry_run:
             return
         if not self.ledger.object_id("activities_seen", str(self._owner)):
             self.ledger.save_object("activities_seen", str(self._owner), _earlier(self._first_made))
@@ -826,9 +826,9 @@ class Writer:
         done = self._ledger_id(kind, key)
         if done:
             return done
-        if self.plan:
+        if self.dry_run:
             operation = "convert_lead" if "convert_lead" in payload else f"create_{kind}"
-            placeholder = self.plan.intend(operation, key=key, **payload)
+            placeholder = self.dry_run.intend(operation, key=key, **payload)
             self.ledger.save_object(kind, key, placeholder)
             return placeholder
         if self.ledger.object_id(f"pending:{kind}", key):

@@ -67,7 +67,7 @@ def test_a_dry_run_under_meltano_moves_no_bookmark(project) -> None:
     sb.reset_stats()
     dry = meltano(project, "run", "tap-emails", "target-pipedrive", TARGET_PIPEDRIVE_DRY_RUN="true")
     assert dry.returncode == 0, dry.stderr[-3000:]
-    assert '"op": "create_activity"' in dry.stderr  # the plan
+    assert '"op": "create_activity"' in dry.stderr  # the intended writes
     assert all(r["method"] == "GET" for r in sb.request_log())
     assert "tap-emails-to-target-pipedrive" not in meltano(project, "state", "list").stdout
     # the real run then stores the bookmark: the check above is one that can fail

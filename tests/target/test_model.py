@@ -1,5 +1,5 @@
 """The pure parts alone: the input contract, the engagement model, the rules, the ledger, the
-plan. No server."""
+dry run's output. No server."""
 
 import io
 import json
@@ -9,6 +9,7 @@ from importlib import resources
 import pytest
 
 from target_pipedrive.classify import Outcome, Thresholds, classify
+from target_pipedrive.dry_run import DryRun
 from target_pipedrive.engagement import (
     Counterpart,
     OwnSide,
@@ -18,7 +19,6 @@ from target_pipedrive.engagement import (
     counterparts_of,
 )
 from target_pipedrive.ledger import Ledger
-from target_pipedrive.plan import Plan
 from target_pipedrive.records import InvalidRecord, parse_event, parse_message
 
 from .feed import OURS, message
@@ -255,7 +255,7 @@ def test_thresholds_are_configurable() -> None:
     )
 
 
-# -- the ledger and the plan ----------------------------------------------------------------------
+# -- the ledger and the dry run -------------------------------------------------------------------
 
 
 def test_sqlite_ledger_keeps_everything_across_connections(tmp_path) -> None:
@@ -304,11 +304,11 @@ def test_scratch_ledger_reads_history_and_keeps_nothing(tmp_path) -> None:
     assert real.message_status("m2") is None
 
 
-def test_plan_prints_one_json_line_per_operation() -> None:
+def test_dry_run_prints_one_json_line_per_operation() -> None:
     out = io.StringIO()
-    plan = Plan(out)
-    first = plan.intend("create_person", name="Ann")
-    plan.intend("create_activity", person_id=first)
+    dry_run = DryRun(out)
+    first = dry_run.intend("create_person", name="Ann")
+    dry_run.intend("create_activity", person_id=first)
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [x["op"] for x in lines] == ["create_person", "create_activity"]
     assert lines[1]["person_id"] == first

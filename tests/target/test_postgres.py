@@ -81,13 +81,13 @@ def test_dry_run_leaves_the_postgres_ledger_alone(sandbox_factory, tmp_path, led
     sb = sandbox_factory()
     run(config(sb, tmp_path, ledger=ledger_url), spread(6))
     before = {e: sb.count(e) for e in ENTITIES}
-    plan_file = tmp_path / "plan.jsonl"
+    intended = tmp_path / "intended.jsonl"
     more = [*spread(6), *spread(12)[6:]]
-    run(config(sb, tmp_path, ledger=ledger_url, dry_run=True, dry_run_file=str(plan_file)), more)
+    run(config(sb, tmp_path, ledger=ledger_url, dry_run=True, dry_run_file=str(intended)), more)
     assert {e: sb.count(e) for e in ENTITIES} == before
     assert _done(ledger_url) == 6
-    plan = [json.loads(line) for line in plan_file.read_text().splitlines()]
-    assert sum(p["op"] == "create_activity" for p in plan) == 6  # only the six new messages
+    operations = [json.loads(line) for line in intended.read_text().splitlines()]
+    assert sum(p["op"] == "create_activity" for p in operations) == 6  # only the six new messages
 
 
 def test_moving_to_a_new_postgres_ledger_doubles_nothing(

@@ -47,7 +47,7 @@ def test_custom_person_fields_are_created_once(sandbox_factory, tmp_path) -> Non
         assert names.count(name) == 1
 
 
-def test_dry_run_writes_nothing_and_prints_the_plan(sandbox_factory, tmp_path) -> None:
+def test_dry_run_writes_nothing_and_prints_the_intended_writes(sandbox_factory, tmp_path) -> None:
     sb = sandbox_factory()
     before = counts(sb)
     lines = singer_lines(sample(10))
@@ -61,10 +61,10 @@ def test_dry_run_writes_nothing_and_prints_the_plan(sandbox_factory, tmp_path) -
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert counts(sb) == before
-    plan = [json.loads(x) for x in result.stderr.splitlines() if x.startswith('{"op"')]
-    ops = {p["op"] for p in plan}
+    intended = [json.loads(x) for x in result.stderr.splitlines() if x.startswith('{"op"')]
+    ops = {p["op"] for p in intended}
     assert {"create_organization", "create_person", "create_activity"} <= ops
-    assert sum(p["op"] == "create_activity" for p in plan) == 10
+    assert sum(p["op"] == "create_activity" for p in intended) == 10
     assert all(r["method"] == "GET" for r in sb.request_log())
     # no STATE: under Meltano the email source's bookmark must not move past unwritten mail
     assert result.stdout.strip() == ""

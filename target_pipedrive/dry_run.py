@@ -8,7 +8,7 @@ import sys
 from typing import Any, TextIO
 
 
-class Plan:
+class DryRun:
     def __init__(self, out: TextIO | None = None) -> None:
         self._out = out or sys.stderr
         self._ids = itertools.count(1)
