@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from .engagement import Counterpart
+from .settings import DEFAULTS
 
 
 class Outcome(StrEnum):
@@ -16,13 +17,15 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True)
 class Thresholds:
-    deal_messages: int = 5
-    deal_replies: int = 1
-    deal_meetings: int = 1
-    lead_messages: int = 1
+    """The rules' numbers; their defaults are those of the settings they come from."""
+
+    deal_messages: int = DEFAULTS["deal_min_messages"]
+    deal_replies: int = DEFAULTS["deal_min_replies"]
+    deal_meetings: int = DEFAULTS["deal_min_meetings"]
+    lead_messages: int = DEFAULTS["lead_min_messages"]
     # A Person who was already in Pipedrive before we saw them (the sales team's own contact)
     # gets a Deal only at this many messages, and only without an open Deal.
-    existing_person_deal_messages: int = 10
+    existing_person_deal_messages: int = DEFAULTS["existing_person_deal_messages"]
 
 
 def classify(

@@ -39,8 +39,8 @@ import html
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -59,6 +59,7 @@ from .dry_run import DryRun
 from .engagement import Counterpart, OwnSide, ThreadMemory, apply_event, apply_message
 from .ledger import Ledger
 from .records import Event, Message
+from .settings import shipped_free_mail
 
 logger = logging.getLogger("target-pipedrive")
 
@@ -81,25 +82,54 @@ PERSON_GETS = 10
 # Ledger statuses of a message that is settled: written, or refused by Pipedrive and recorded.
 SETTLED = ("done", "rejected")
 FIELD_TYPES = {"thread_count": "double", "last_contact": "date", "avg_response_hours": "double"}
-DEFAULT_FIELD_NAMES = {
-    "thread_count": "Email thread count",
-    "last_contact": "Last email contact",
-    "avg_response_hours": "Avg email response hours",
-}
 
 
-@dataclass
+@dataclass(frozen=True)
 class WriterSettings:
+    """The settings the writer works by, read from the config (the SDK has filled in every
+    default of the settings schema)."""
+
     own: OwnSide
-    pipeline_name: str | None = None
-    stage_name: str = "Initial Contact"
-    deal_title: str = "{organization} - email"
-    lead_title: str = "{organization} - email"
-    thresholds: Thresholds = field(default_factory=Thresholds)
-    free_mail_domains: frozenset[str] = frozenset()
-    field_names: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_FIELD_NAMES))
-    # A message whose write Pipedrive refuses: True records it as rejected and goes on.
-    skip_rejected: bool = False
+    pipeline_name: str | None
+    stage_name: str
+    deal_title: str
+    lead_title: str
+    thresholds: Thresholds
+    free_mail_domains: frozenset[str]
+    field_names: dict[str, str]  # purpose -> name of the custom person field
+    skip_rejected: bool  # a message whose write Pipedrive refuses is recorded, and the run goes on
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> WriterSettings:
+        own = OwnSide(
+            emails=frozenset(e.lower() for e in config["own_emails"]),
+            domains=frozenset(d.lower() for d in config["own_domains"]),
+            ignore_patterns=tuple(config["ignore_patterns"]),
+            ignore_emails=frozenset(e.lower() for e in config["ignore_emails"]),
+        )
+        if not own.emails and not own.domains:
+            raise PipedriveError(
+                "own_emails or own_domains is missing: the target must know "
+                "which side of each message is ours."
+            )
+        return cls(
+            own=own,
+            pipeline_name=config.get("pipeline_name"),
+            stage_name=config["stage_name"],
+            deal_title=config["deal_title"],
+            lead_title=config["lead_title"],
+            thresholds=Thresholds(
+                deal_messages=config["deal_min_messages"],
+                deal_replies=config["deal_min_replies"],
+                deal_meetings=config["deal_min_meetings"],
+                lead_messages=config["lead_min_messages"],
+                existing_person_deal_messages=config["existing_person_deal_messages"],
+            ),
+            free_mail_domains=shipped_free_mail()
+            | {d.lower() for d in config["free_mail_domains"]},
+            field_names={purpose: config[f"field_{purpose}"] for purpose in FIELD_TYPES},
+            skip_rejected=config["on_invalid_record"] == "skip",
+        )
 
 
 class RejectedMessage(PipedriveError):
