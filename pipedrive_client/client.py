@@ -172,6 +172,9 @@ class PipedriveClient:
     def update_note(self, note_id: int, **fields: Any) -> dict[str, Any]:
         return self.put(f"{V1}/notes/{note_id}", fields)
 
+    def list_leads(self, **filters: Any) -> Iterator[dict[str, Any]]:
+        return self.v1_list(f"{V1}/leads", **filters)
+
     def create_lead(self, **fields: Any) -> dict[str, Any]:
         return self.post(f"{V1}/leads", fields)
 

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from target_pipedrive.writer import RejectedMessage
+from target_pipedrive.refused import RejectedMessage
 
 from .feed import OURS, TARGET, config, message, run, singer_lines
 from .written import activities_by_message, persons_by_email

@@ -381,7 +381,7 @@ def test_death_between_a_create_and_the_ledger_is_found_on_rerun(
 ) -> None:
     """The narrowest crash window: Pipedrive made the object, the ledger has only the pending
     mark. The rerun must find the object (the deal: the conversion's result), not make another."""
-    from target_pipedrive.writer import Writer
+    from target_pipedrive.once import Once
 
     sb = sandbox_factory()
     cfg = config(sb, tmp_path)
@@ -390,18 +390,18 @@ def test_death_between_a_create_and_the_ledger_is_found_on_rerun(
         run(cfg, [message("d0", eve, [OURS])])  # a Lead first: the Deal comes by conversion
     count = 1 if kind == "lead" else 5
     msgs = [message(f"d{i}", eve, [OURS], thread=f"d{i}", hours=i) for i in range(1, count + 1)]
-    remember = Writer._remember
+    remember = Once._remember
 
     def dies_once(self, what, key, object_id) -> None:
         if what == kind:
-            monkeypatch.setattr(Writer, "_remember", remember)
+            monkeypatch.setattr(Once, "_remember", remember)
             raise Killed
         remember(self, what, key, object_id)
 
-    monkeypatch.setattr(Writer, "_remember", dies_once)
+    monkeypatch.setattr(Once, "_remember", dies_once)
     with pytest.raises(Killed):
         run(cfg, msgs)
-    assert Writer._remember is remember  # it did die at that point
+    assert Once._remember is remember  # it did die at that point
     run(cfg, msgs)
     assert_no_duplicates(sb)
     person = persons_by_email(sb)[eve]
