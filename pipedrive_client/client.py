@@ -52,9 +52,6 @@ class PipedriveClient:
     def patch(self, path: str, payload: Mapping[str, Any]) -> Any:
         return _data(body_of(self.session.patch(path, json=payload)))
 
-    def put(self, path: str, payload: Mapping[str, Any]) -> Any:
-        return _data(body_of(self.session.put(path, json=payload)))
-
     def v2_pages(
         self,
         path: str,
@@ -130,21 +127,10 @@ class PipedriveClient:
     ) -> list[dict]:
         return self._search(f"{V2}/organizations/search", term, fields=fields, exact_match=exact)
 
-    def get_organization(self, org_id: int) -> dict[str, Any]:
-        return self.get(f"{V2}/organizations/{org_id}")
-
     def create_organization(self, **fields: Any) -> dict[str, Any]:
         return self.post(f"{V2}/organizations", fields)
 
     # -- deals --------------------------------------------------------------------------------
-
-    def search_deals(
-        self, term: str, fields: str | None = None, exact: bool = True, **filters: Any
-    ) -> list[dict]:
-        return self._search(f"{V2}/deals/search", term, fields=fields, exact_match=exact, **filters)
-
-    def get_deal(self, deal_id: int) -> dict[str, Any]:
-        return self.get(f"{V2}/deals/{deal_id}")
 
     def list_deals(self, **filters: Any) -> Iterator[dict[str, Any]]:
         return self.v2_list(f"{V2}/deals", **filters)
@@ -152,25 +138,13 @@ class PipedriveClient:
     def create_deal(self, **fields: Any) -> dict[str, Any]:
         return self.post(f"{V2}/deals", fields)
 
-    def update_deal(self, deal_id: int, **fields: Any) -> dict[str, Any]:
-        return self.patch(f"{V2}/deals/{deal_id}", fields)
-
     # -- activities, notes, leads -------------------------------------------------------------
 
     def create_activity(self, **fields: Any) -> dict[str, Any]:
         return self.post(f"{V2}/activities", fields)
 
-    def create_note(self, **fields: Any) -> dict[str, Any]:
-        return self.post(f"{V1}/notes", fields)
-
     def list_notes(self, **filters: Any) -> Iterator[dict[str, Any]]:
         return self.v1_list(f"{V1}/notes", **filters)
-
-    def get_note(self, note_id: int) -> dict[str, Any]:
-        return self.get(f"{V1}/notes/{note_id}")
-
-    def update_note(self, note_id: int, **fields: Any) -> dict[str, Any]:
-        return self.put(f"{V1}/notes/{note_id}", fields)
 
     def list_leads(self, **filters: Any) -> Iterator[dict[str, Any]]:
         return self.v1_list(f"{V1}/leads", **filters)
@@ -195,16 +169,13 @@ class PipedriveClient:
             endpoint=f"POST {V2}/leads/{{id}}/convert/deal",
         )
 
-    # -- pipelines, stages, mail --------------------------------------------------------------
+    # -- pipelines, stages --------------------------------------------------------------------
 
     def list_pipelines(self) -> Iterator[dict[str, Any]]:
         return self.v2_list(f"{V2}/pipelines")
 
     def list_stages(self, pipeline_id: int | None = None) -> Iterator[dict[str, Any]]:
         return self.v2_list(f"{V2}/stages", pipeline_id=pipeline_id)
-
-    def get_mail_message(self, message_id: int) -> dict[str, Any]:
-        return self.get(f"{V1}/mailbox/mailMessages/{message_id}")
 
 
 def _data(body: Any) -> Any:
