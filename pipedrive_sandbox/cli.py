@@ -8,7 +8,7 @@ import sys
 import threading
 import time
 
-from .server import DEFAULT_TOKEN, Sandbox
+from . import EXTRA_MODULES, NEEDS_EXTRA
 
 
 def _counts(text: str | None) -> dict[str, int] | None:
@@ -18,6 +18,12 @@ def _counts(text: str | None) -> dict[str, int] | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        from .server import DEFAULT_TOKEN, Sandbox
+    except ModuleNotFoundError as exc:
+        if exc.name not in EXTRA_MODULES:
+            raise
+        sys.exit(NEEDS_EXTRA)
     parser = argparse.ArgumentParser(prog="pipedrive-sandbox", description=__doc__)
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--host", default="127.0.0.1")
