@@ -30,9 +30,7 @@ def plugin_settings(plugin: str) -> dict[str, dict[str, Any]]:
     if plugin == "tap-pipedrive":
         from tap_pipedrive.settings import SETTINGS
     else:
-        from target_pipedrive.target import TargetPipedrive
-
-        SETTINGS = TargetPipedrive.config_jsonschema  # noqa: N806
+        from target_pipedrive.settings import SETTINGS
     own = {k: v for k, v in SETTINGS["properties"].items() if k not in builtin}
     if plugin == "tap-pipedrive":
         # The one SDK switch the tap documents as its own (the reference job sets it).

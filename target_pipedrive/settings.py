@@ -160,13 +160,13 @@ SETTINGS = with_client_settings(
             "dry_run",
             th.BooleanType,
             default=False,
-            description="Decide everything, write nothing, print the plan: one JSON line per "
-            "intended operation. Emits no STATE, so no bookmark moves.",
+            description="Decide everything, write nothing, print one JSON line per intended "
+            "operation. Emits no STATE, so no bookmark moves.",
         ),
         th.Property(
             "dry_run_file",
             th.StringType,
-            description="File for the dry-run plan (default: standard error).",
+            description="File for the dry run's intended operations (default: standard error).",
         ),
     ).to_dict()
 )

@@ -7,8 +7,15 @@ import random
 
 import pytest
 
-from tests.target.feed import config, run_command, singer_lines
-from tests.target.test_safety import _clean_run_counts, _config_file, counts, sample
+from tests.target.feed import (
+    clean_run_counts,
+    config,
+    config_file,
+    counts,
+    run_command,
+    sample,
+    singer_lines,
+)
 
 
 @pytest.mark.parametrize(
@@ -22,10 +29,10 @@ def test_killed_repeatedly_then_finished_equals_one_clean_run(
     sandbox_factory, tmp_path, messages, kills, seed
 ) -> None:
     msgs = sample(messages)
-    expected = _clean_run_counts(sandbox_factory, tmp_path, msgs)
+    expected = clean_run_counts(sandbox_factory, tmp_path, msgs)
     sb = sandbox_factory(faults="latency=0.01")
     before = counts(sb)
-    cfg_file = _config_file(tmp_path, config(sb, tmp_path))
+    cfg_file = config_file(tmp_path, config(sb, tmp_path))
     lines = singer_lines(msgs)
     rng = random.Random(seed)
     died = 0

@@ -111,3 +111,35 @@ def spread(n: int, people: int = 12) -> list[dict]:
         else:
             out.append(message(f"w{i}", who, [OURS], thread=f"t{i % 7}", hours=i))
     return out
+
+
+ENTITIES = ("organizations", "persons", "leads", "deals", "activities")
+
+
+def sample(n: int = 40) -> list[dict]:
+    out = []
+    for i in range(n):
+        who = f"c{i % 12}@co{i % 5}.example"
+        if i % 3 == 0:
+            out.append(message(f"s{i}", OURS, [who], thread=f"th{i % 7}", hours=i))
+        else:
+            out.append(message(f"s{i}", who, [OURS], thread=f"th{i % 7}", hours=i))
+    return out
+
+
+def counts(sb) -> dict:
+    return {e: sb.count(e) for e in ENTITIES}
+
+
+def clean_run_counts(sandbox_factory, tmp_path: Path, msgs: list[dict]) -> dict:
+    """What the same input makes in a fresh sandbox, run once without interruption."""
+    clean = sandbox_factory()
+    before = counts(clean)
+    run(config(clean, tmp_path / "clean"), msgs)
+    return {e: n - before[e] for e, n in counts(clean).items()}
+
+
+def config_file(tmp_path: Path, cfg: dict) -> str:
+    path = tmp_path / f"config-{len(list(tmp_path.iterdir()))}.json"
+    path.write_text(json.dumps(cfg))
+    return str(path)

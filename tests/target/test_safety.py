@@ -2,31 +2,25 @@
 
 import json
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from pipedrive_client import ConfigError
 from target_pipedrive.records import InvalidRecord
 
-from .feed import OURS, TARGET, config, message, run, run_command, singer_lines
-
-ENTITIES = ("organizations", "persons", "leads", "deals", "activities")
-
-
-def sample(n: int = 40) -> list[dict]:
-    out = []
-    for i in range(n):
-        who = f"c{i % 12}@co{i % 5}.example"
-        if i % 3 == 0:
-            out.append(message(f"s{i}", OURS, [who], thread=f"th{i % 7}", hours=i))
-        else:
-            out.append(message(f"s{i}", who, [OURS], thread=f"th{i % 7}", hours=i))
-    return out
-
-
-def counts(sb) -> dict:
-    return {e: sb.count(e) for e in ENTITIES}
+from .feed import (
+    OURS,
+    TARGET,
+    clean_run_counts,
+    config,
+    config_file,
+    counts,
+    message,
+    run,
+    run_command,
+    sample,
+    singer_lines,
+)
 
 
 def test_rerun_of_the_same_input_creates_nothing(sandbox_factory, tmp_path) -> None:
@@ -52,7 +46,7 @@ def test_dry_run_writes_nothing_and_prints_the_intended_writes(sandbox_factory, 
     before = counts(sb)
     lines = singer_lines(sample(10))
     result = subprocess.run(
-        [TARGET, "--config", _config_file(tmp_path, config(sb, tmp_path, dry_run=True))],
+        [TARGET, "--config", config_file(tmp_path, config(sb, tmp_path, dry_run=True))],
         input=lines,
         capture_output=True,
         text=True,
@@ -71,14 +65,6 @@ def test_dry_run_writes_nothing_and_prints_the_intended_writes(sandbox_factory, 
     assert "Dry run: no STATE emitted" in result.stderr
 
 
-def _clean_run_counts(sandbox_factory, tmp_path: Path, msgs: list[dict]) -> dict:
-    """What the same input makes in a fresh sandbox, run once without interruption."""
-    clean = sandbox_factory()
-    before = counts(clean)
-    run(config(clean, tmp_path / "clean"), msgs)
-    return {e: n - before[e] for e, n in counts(clean).items()}
-
-
 @pytest.mark.parametrize("kill_after", [12, 30, 60])
 def test_killed_mid_run_then_rerun_has_no_duplicates_and_no_missing_activity(
     sandbox_factory, tmp_path, kill_after
@@ -87,10 +73,10 @@ def test_killed_mid_run_then_rerun_has_no_duplicates_and_no_missing_activity(
     persons, leads and deals, or activities), run it again: the result is what one clean run
     makes, every message has exactly one activity."""
     msgs = sample(60)
-    expected = _clean_run_counts(sandbox_factory, tmp_path, msgs)
+    expected = clean_run_counts(sandbox_factory, tmp_path, msgs)
     sb = sandbox_factory(faults="latency=0.02")
     before = counts(sb)
-    cfg_file = _config_file(tmp_path, config(sb, tmp_path))
+    cfg_file = config_file(tmp_path, config(sb, tmp_path))
     lines = singer_lines(msgs)
     assert run_command(sb, cfg_file, lines, kill_after=kill_after) == -9
     assert counts(sb)["activities"] < before["activities"] + 60  # it really died mid-run
@@ -153,7 +139,7 @@ def test_missing_stage_fails_at_start_listing_what_exists(sandbox_factory, tmp_p
 def test_missing_stage_is_one_line_from_the_command(sandbox_factory, tmp_path) -> None:
     sb = sandbox_factory()
     result = subprocess.run(
-        [TARGET, "--config", _config_file(tmp_path, config(sb, tmp_path, stage_name="Nope"))],
+        [TARGET, "--config", config_file(tmp_path, config(sb, tmp_path, stage_name="Nope"))],
         input="",
         capture_output=True,
         text=True,
@@ -171,9 +157,3 @@ def test_rate_limited_sandbox_run_completes(sandbox_factory, tmp_path) -> None:
     stats = sb.stats()
     assert stats["status"].get("429", 0) <= 1  # at most the first, before the limit is learnt
     assert stats["max_requests_in_2s"] <= 10
-
-
-def _config_file(tmp_path: Path, cfg: dict) -> str:
-    path = tmp_path / f"config-{len(list(tmp_path.iterdir()))}.json"
-    path.write_text(json.dumps(cfg))
-    return str(path)
