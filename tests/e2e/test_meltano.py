@@ -4,19 +4,16 @@ refresh, the email write-back, and a wrong token. Needs PostgreSQL at 127.0.0.1:
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import uuid
-from pathlib import Path
 
 import psycopg
 import pytest
 
 from pipedrive_sandbox import Sandbox
 
-ROOT = Path(__file__).resolve().parents[2]
-MELTANO = str(Path(sys.executable).parent / "meltano")
+from .meltano_project import environment, install, meltano
+
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 MAIN = ["deals", "persons", "organizations", "activities", "products", "leads", "notes", "files"]
 
@@ -27,46 +24,23 @@ def project(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("meltano")
     schema = f"e2e_{uuid.uuid4().hex[:8]}"
     sandbox = Sandbox(seed=5, size="small").start()
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "MELTANO_DATABASE_URI": f"sqlite:///{tmp}/meltano.db",
-        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "MELTANO_ENVIRONMENT": "dev",
-        "TAP_PIPEDRIVE_API_URL": sandbox.api_url,
-        "TAP_PIPEDRIVE_API_TOKEN": sandbox.token,
-        "TAP_PIPEDRIVE_ANCHOR_DATE": "2020-01-01",
-        "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema,
-        "TARGET_PIPEDRIVE_API_URL": sandbox.api_url,
-        "TARGET_PIPEDRIVE_API_TOKEN": sandbox.token,
-        "TARGET_PIPEDRIVE_LEDGER": str(tmp / "ledger.db"),
-    }
-    install = subprocess.run(
-        [MELTANO, "install"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
+    env = environment(
+        tmp,
+        sandbox,
+        TAP_PIPEDRIVE_API_URL=sandbox.api_url,
+        TAP_PIPEDRIVE_API_TOKEN=sandbox.token,
+        TAP_PIPEDRIVE_ANCHOR_DATE="2020-01-01",
+        TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA=schema,
     )
-    assert install.returncode == 0, install.stderr[-3000:]
+    install(env)
     yield {"env": env, "sandbox": sandbox, "schema": schema}
     sandbox.stop()
     with psycopg.connect(PG_URL, autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
-def meltano(project: dict, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [MELTANO, *args],
-        cwd=ROOT,
-        env={**project["env"], **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+def run(project: dict, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return meltano({**project["env"], **(env or {})}, *args)
 
 
 def rows(project: dict, sql: str) -> list[tuple]:
@@ -84,7 +58,7 @@ def expected(sb: Sandbox, entity: str) -> set:
 
 def test_full_load_then_incremental_with_churn(project) -> None:
     sb: Sandbox = project["sandbox"]
-    first = meltano(project, "run", "tap-pipedrive", "target-postgres")
+    first = run(project, "run", "tap-pipedrive", "target-postgres")
     assert first.returncode == 0, first.stderr[-3000:]
     for table in MAIN:
         ids = {r[0] for r in rows(project, f"SELECT id FROM {{schema}}.{table}")}
@@ -96,7 +70,7 @@ def test_full_load_then_incremental_with_churn(project) -> None:
     created = sb.churn.create("persons", n=3)
     deleted = sb.churn.delete("deals", n=2)
     sb.reset_stats()
-    second = meltano(project, "run", "tap-pipedrive", "target-postgres")
+    second = run(project, "run", "tap-pipedrive", "target-postgres")
     assert second.returncode == 0, second.stderr[-3000:]
     assert sb.stats()["requests"] <= 30  # incremental: state came from Meltano's system db
     titles = dict(rows(project, "SELECT id, title FROM {schema}.deals"))
@@ -108,7 +82,7 @@ def test_full_load_then_incremental_with_churn(project) -> None:
     for table in MAIN:
         dupes = rows(project, f"SELECT id FROM {{schema}}.{table} GROUP BY id HAVING count(*) > 1")
         assert dupes == [], table
-    state = meltano(project, "state", "list")
+    state = run(project, "state", "list")
     assert "tap-pipedrive-to-target-postgres" in state.stdout
 
 
@@ -117,7 +91,7 @@ def test_embedded_duckdb_warehouse_gets_every_row(project, tmp_path) -> None:
 
     sb: Sandbox = project["sandbox"]
     warehouse = tmp_path / "warehouse.duckdb"
-    result = meltano(
+    result = run(
         project,
         "run",
         "tap-pipedrive",
@@ -135,11 +109,11 @@ def test_embedded_duckdb_warehouse_gets_every_row(project, tmp_path) -> None:
 
 
 def test_reference_full_refresh_replaces_the_reference_tables(project) -> None:
-    first = meltano(project, "run", "tap-pipedrive", "target-postgres")
+    first = run(project, "run", "tap-pipedrive", "target-postgres")
     assert first.returncode == 0, first.stderr[-3000:]
     with psycopg.connect(PG_URL, autocommit=True) as conn:
         conn.execute(f"INSERT INTO {project['schema']}.stages (id, name) VALUES (9999, 'Stale')")
-    result = meltano(project, "run", "--full-refresh", "tap-pipedrive-reference", "target-postgres")
+    result = run(project, "run", "--full-refresh", "tap-pipedrive-reference", "target-postgres")
     assert result.returncode == 0, result.stderr[-3000:]
     stale = rows(project, "SELECT _sdc_deleted_at FROM {schema}.stages WHERE id = 9999")
     assert stale == [] or stale[0][0] is not None  # removed or soft-deleted by the new version
@@ -150,20 +124,20 @@ def test_reference_full_refresh_replaces_the_reference_tables(project) -> None:
 def test_email_writeback_through_meltano(project) -> None:
     sb: Sandbox = project["sandbox"]
     before = {e: sb.count(e) for e in ("organizations", "persons", "deals", "activities")}
-    result = meltano(project, "run", "tap-emails", "target-pipedrive")
+    result = run(project, "run", "tap-emails", "target-pipedrive")
     assert result.returncode == 0, result.stderr[-3000:]
     after = {e: sb.count(e) for e in before}
     assert after["activities"] - before["activities"] == 16  # 17 sample emails, one automated
     assert after["persons"] - before["persons"] == 8
     assert after["deals"] - before["deals"] == 2
-    again = meltano(project, "run", "tap-emails", "target-pipedrive")
+    again = run(project, "run", "tap-emails", "target-pipedrive")
     assert again.returncode == 0
     assert {e: sb.count(e) for e in before} == after  # the rerun creates nothing
 
 
 def test_wrong_token_fails_with_one_readable_line_and_no_token(project) -> None:
     secret = "wrong-token-5f1e2d3c4b5a6978"
-    result = meltano(
+    result = run(
         project, "run", "tap-pipedrive", "target-postgres", env={"TAP_PIPEDRIVE_API_TOKEN": secret}
     )
     assert result.returncode != 0

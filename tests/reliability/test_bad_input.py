@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from tests.tap.runner import TAP, config_for
-from tests.target.feed import OURS, TARGET, config, message, singer_lines
+from tests.target.feed import OURS, config, message, singer_lines, target_command
 
 from .one_line import WRONG, one_clear_line
 
@@ -37,16 +37,7 @@ def test_tap_bad_configuration(sandbox, tmp_path, settings, expected) -> None:
 
 def _target(sb, tmp_path, stdin: str, **settings) -> subprocess.CompletedProcess:
     cfg = {k: v for k, v in {**config(sb, tmp_path), **settings}.items() if v is not None}
-    path = tmp_path / "target.json"
-    path.write_text(json.dumps(cfg))
-    return subprocess.run(
-        [TARGET, "--config", str(path)],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return target_command(cfg, tmp_path / "target.json", stdin)
 
 
 @pytest.mark.parametrize(

@@ -103,28 +103,38 @@ def run_command(sb: Any, cfg_file: str, lines: str, kill_after: int | None = Non
 
 def spread(n: int, people: int = 12) -> list[dict]:
     """n messages over `people` counterparts on 5 company domains, a third of them outbound."""
-    out = []
-    for i in range(n):
-        who = f"p{i % people}@firm{i % people % 5}.example"
-        if i % 3 == 0:
-            out.append(message(f"w{i}", OURS, [who], thread=f"t{i % 7}", hours=i))
-        else:
-            out.append(message(f"w{i}", who, [OURS], thread=f"t{i % 7}", hours=i))
-    return out
+    return _conversations(n, lambda i: f"p{i % people}@firm{i % people % 5}.example", "w", "t")
 
 
 ENTITIES = ("organizations", "persons", "leads", "deals", "activities")
 
 
 def sample(n: int = 40) -> list[dict]:
+    return _conversations(n, lambda i: f"c{i % 12}@co{i % 5}.example", "s", "th")
+
+
+def _conversations(n: int, address: Any, prefix: str, thread: str) -> list[dict]:
     out = []
     for i in range(n):
-        who = f"c{i % 12}@co{i % 5}.example"
+        who = address(i)
         if i % 3 == 0:
-            out.append(message(f"s{i}", OURS, [who], thread=f"th{i % 7}", hours=i))
+            out.append(message(f"{prefix}{i}", OURS, [who], thread=f"{thread}{i % 7}", hours=i))
         else:
-            out.append(message(f"s{i}", who, [OURS], thread=f"th{i % 7}", hours=i))
+            out.append(message(f"{prefix}{i}", who, [OURS], thread=f"{thread}{i % 7}", hours=i))
     return out
+
+
+def target_command(cfg: dict, path: Path, lines: str) -> subprocess.CompletedProcess:
+    """The target as a command, its config written to `path`."""
+    path.write_text(json.dumps(cfg))
+    return subprocess.run(
+        [TARGET, "--config", str(path)],
+        input=lines,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def counts(sb) -> dict:

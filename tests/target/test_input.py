@@ -2,7 +2,6 @@
 (RFC 2822 Date headers, millisecond epochs) are accepted; text that is not valid Unicode is
 repaired, not sent; values are clipped to Pipedrive's limits."""
 
-import json
 import subprocess
 from datetime import UTC, datetime
 
@@ -10,7 +9,7 @@ import pytest
 
 from target_pipedrive.records import InvalidRecord, parse_message
 
-from .feed import OURS, TARGET, config, message, run, singer_lines
+from .feed import OURS, config, message, run, singer_lines, target_command
 from .written import activities_by_message, persons_by_email
 
 WHEN = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
@@ -80,16 +79,7 @@ def test_an_id_that_is_no_id_is_refused_and_shown(record_id, problem) -> None:
 
 
 def _command(sb, tmp_path, lines: str, **settings) -> subprocess.CompletedProcess:
-    path = tmp_path / "config.json"
-    path.write_text(json.dumps(config(sb, tmp_path, **settings)))
-    return subprocess.run(
-        [TARGET, "--config", str(path)],
-        input=lines,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return target_command(config(sb, tmp_path, **settings), tmp_path / "config.json", lines)
 
 
 @pytest.mark.parametrize(

@@ -4,13 +4,12 @@ goes on; with `fail` the run stops with one line naming the message."""
 
 import json
 import sqlite3
-import subprocess
 
 import pytest
 
 from target_pipedrive.refused import RejectedMessage
 
-from .feed import OURS, TARGET, config, message, run, singer_lines
+from .feed import OURS, config, message, run, singer_lines, target_command
 from .written import activities_by_message, persons_by_email
 
 DAY = 86400
@@ -41,16 +40,7 @@ def test_skip_records_a_refused_message_as_rejected_and_goes_on(sandbox_factory,
         message("r2", "gone@gamma.example", [OURS], thread="g", hours=5),
         message("r3", "bo@beta.example", [OURS], thread="b", hours=6),
     ]
-    path = tmp_path / "config.json"
-    path.write_text(json.dumps(cfg))
-    result = subprocess.run(
-        [TARGET, "--config", str(path)],
-        input=singer_lines(msgs),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = target_command(cfg, tmp_path / "config.json", singer_lines(msgs))
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout.strip().splitlines()[-1]) == {
         "bookmarks": {"messages": {"n": 2}}
@@ -80,16 +70,7 @@ def test_fail_stops_with_one_line_naming_the_refused_message(sandbox_factory, tm
         message("f2", "bo@beta.example", [OURS], thread="b", hours=4),
         message("f3", "gone@gamma.example", [OURS], thread="g", hours=5),
     ]
-    path = tmp_path / "config.json"
-    path.write_text(json.dumps(cfg))
-    result = subprocess.run(
-        [TARGET, "--config", str(path)],
-        input=singer_lines(msgs),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = target_command(cfg, tmp_path / "config.json", singer_lines(msgs))
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("target-pipedrive: message 'f3' was refused by Pipedrive: POST ")

@@ -3,7 +3,6 @@ writes, the daily budget, settings that change the rules."""
 
 import io
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 from pipedrive_client import ConfigError
 from target_pipedrive.target import TargetPipedrive
 
-from .feed import OURS, config, message, run, singer_lines, spread
+from .feed import OURS, config, message, run, singer_lines, spread, target_command
 from .written import activities_by_message, assert_no_duplicates, persons_by_email
 
 TARGET = str(Path(sys.executable).parent / "target-pipedrive")
@@ -255,18 +254,10 @@ def test_daily_budget_stops_with_a_clear_line_and_the_rerun_resumes(
     sandbox_factory, tmp_path
 ) -> None:
     sb = sandbox_factory(daily_budget=330)  # runs out among the activities
-    cfg_file = tmp_path / "config.json"
-    cfg_file.write_text(json.dumps(config(sb, tmp_path)))
+    cfg = config(sb, tmp_path)
     msgs = spread(30)
     lines = singer_lines(msgs)
-    first = subprocess.run(
-        [TARGET, "--config", str(cfg_file)],
-        input=lines,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    first = target_command(cfg, tmp_path / "config.json", lines)
     assert first.returncode == 1
     last = first.stderr.strip().splitlines()[-1]
     assert last.startswith("target-pipedrive: The company's daily Pipedrive API token budget")
@@ -275,14 +266,7 @@ def test_daily_budget_stops_with_a_clear_line_and_the_rerun_resumes(
     written = activities_by_message(sb)
     assert 0 < len(written) < len(msgs)
     sb.set_daily_budget(None)
-    second = subprocess.run(
-        [TARGET, "--config", str(cfg_file)],
-        input=lines,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    second = target_command(cfg, tmp_path / "config.json", lines)
     assert second.returncode == 0, second.stderr[-2000:]
     assert json.loads(second.stdout.strip().splitlines()[-1]) == {
         "bookmarks": {"messages": {"n": 30}}
