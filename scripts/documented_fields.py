@@ -57,6 +57,9 @@ STREAMS: dict[str, list[tuple[str, str]]] = {
     "mail_threads": [("v1", "/mailbox/mailThreads")],
     "mail_messages": [("v1", "/mailbox/mailThreads/{id}/mailMessages")],
     "deal_products": [("v2", "/deals/products")],
+    "deal_changes": [("v1", "/deals/{id}/changelog")],
+    "person_changes": [("v1", "/persons/{id}/changelog")],
+    "organization_changes": [("v1", "/organizations/{id}/changelog")],
 }
 
 # Sandbox shape name -> the GET list it describes.

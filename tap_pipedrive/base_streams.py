@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .tap import TapPipedrive
 
 DELETED_AT = "_sdc_deleted_at"
+CHILD_BATCH = 100  # parent records per child sync: the bulk deal-products endpoint's maximum
 
 
 class PipedriveStream(Stream):
@@ -225,6 +226,49 @@ class IncrementalStream(PipedriveStream):
     replication_key = "update_time"
     is_sorted = True
     STATE_MSG_FREQUENCY = 500  # a resumable bookmark at least once per 500-record page
+    # What child streams learn of each parent record they read for (see `batch`).
+    BATCH_FIELDS: ClassVar[tuple[str, ...]] = ("id", "update_time", "add_time", "is_deleted")
+
+    def __init__(self, tap: TapPipedrive) -> None:
+        super().__init__(tap)
+        self.batch: dict[Any, dict[str, Any]] = {}  # the records the children are reading for
+        self._pending: dict[Any, dict[str, Any]] = {}
+        self._taken: set[Any] = set()  # a record read twice in a run goes to children once
+        self._processed = 0
+        self._history_from: str | None = None
+
+    # -- children: batches of the records read, never one request per record on every run ----
+
+    def history_from(self, context: dict | None) -> str | None:
+        """Where the partition's change logs are read down to: where this run started, or
+        None (the whole history) on a first run."""
+        if not self.get_starting_replication_key_value(context):
+            return None
+        return self.normal(self.since(context))
+
+    def generate_child_contexts(self, record: dict, context: dict | None) -> Iterable[dict]:
+        """Children get the records read in batches of CHILD_BATCH (a bulk endpoint's maximum),
+        synced here directly, before any state that covers them is written. (Not yielded per
+        record, so that a stream map filtering out the record that closes a batch does not drop
+        the whole batch.)"""
+        if not self.child_streams:
+            return []
+        self._processed += 1
+        key = record.get("id")
+        if key not in self._taken and self.stream_maps[0].get_filter_result(record):
+            self._taken.add(key)
+            kept = {name: record.get(name) for name in self.BATCH_FIELDS}
+            self._pending[key] = {**kept, "history_from": self._history_from}
+        if len(self._pending) >= CHILD_BATCH or self._processed % self.STATE_MSG_FREQUENCY == 0:
+            self.flush_batch()
+        return []
+
+    def flush_batch(self) -> None:
+        self.batch, self._pending = self._pending, {}
+        if self.batch and any(c.selected or c.has_selected_descendents for c in self.child_streams):
+            sdk_internals.sync_children(self, {"ids": list(self.batch)})
+        self._pipedrive_tap.change_logs.clear()
+        self.batch = {}
 
     def begin_partition(self, context: dict | None) -> None:
         """Log where the partition starts, once. The lookback window re-reads records older
@@ -279,7 +323,9 @@ class IncrementalStream(PipedriveStream):
 
     def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
         self.begin_partition(context)
-        return self.kept_in_order(super().get_records(context), context)
+        self._history_from = self.history_from(context)
+        yield from self.kept_in_order(super().get_records(context), context)
+        self.flush_batch()  # the partition's last, partial batch
 
     def sort(self, direction: str) -> str:
         """The v1 `sort` the prose allows ('update_time ASC'), or, once the API refused that,

@@ -6,11 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
-from . import readers, sdk_internals
+from . import history, readers
 from .base_streams import IncrementalStream, PipedriveStream, ReferenceStream
-
-DEAL_PRODUCTS_BATCH = 100  # the bulk endpoint takes at most 100 deal ids
-
 
 # -- incremental: v2, updated_since + sort_by=update_time ---------------------------------------
 
@@ -19,20 +16,15 @@ class DealsStream(IncrementalStream):
     """Active and archived deals (archived ones live in their own list), each with its own
     bookmark; deleted deals within the API's 30 days come with status=deleted.
 
-    Parent of `deal_products`: the ids of the deals read are collected and handed over in
-    batches of 100 (the bulk endpoint's maximum), never one request per deal. A batch is handed
-    over before any state that covers its deals is written."""
+    Parent of `deal_products`, `deal_changes` and `deal_stage_changes`: they read for the deals
+    read in this run, in batches of 100, never one request per deal on every run."""
 
     name = "deals"
     path = "/api/v2/deals"
     custom_fields_path = "/api/v2/dealFields"
     deleted_flag = "is_deleted"
 
-    def __init__(self, tap: Any) -> None:
-        super().__init__(tap)
-        self._deal_batch: list[int] = []
-        self._deal_ids_taken: set[int] = set()  # each deal's products are read once a run
-        self._deals_processed = 0
+    BATCH_FIELDS = (*IncrementalStream.BATCH_FIELDS, "stage_id", "pipeline_id")
 
     # The partition key is a field the records carry, so the SDK adds no column for it.
     partitions: ClassVar[list[dict]] = [{"is_archived": False}, {"is_archived": True}]
@@ -59,35 +51,6 @@ class DealsStream(IncrementalStream):
         stays sorted."""
         listings = [self.v2(context, status=None), self.v2(context, status="deleted")]
         return readers.merged_batches(listings, self.time_of, self.page_size)
-
-    def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
-        yield from super().get_records(context)
-        self._flush_deal_batch()  # the partition's last, partial batch
-
-    def generate_child_contexts(self, record: dict, context: dict | None) -> Iterable[dict]:
-        # Batches are synced here directly (not yielded per record) so that a stream map
-        # filtering out the record that closes a batch does not drop the whole batch.
-        self._deals_processed += 1
-        deal_id = record["id"]
-        if (
-            not record.get("is_deleted")
-            and deal_id not in self._deal_ids_taken
-            and self.stream_maps[0].get_filter_result(record)
-        ):
-            # A deal read twice in a run (changed while the run read it) is asked for once.
-            self._deal_ids_taken.add(deal_id)
-            self._deal_batch.append(deal_id)
-        if (
-            len(self._deal_batch) >= DEAL_PRODUCTS_BATCH
-            or self._deals_processed % self.STATE_MSG_FREQUENCY == 0
-        ):
-            self._flush_deal_batch()
-        return []
-
-    def _flush_deal_batch(self) -> None:
-        batch, self._deal_batch = self._deal_batch, []
-        if batch and any(c.selected or c.has_selected_descendents for c in self.child_streams):
-            sdk_internals.sync_children(self, {"deal_ids": batch})
 
 
 class PersonsStream(IncrementalStream):
@@ -299,7 +262,19 @@ class MailMessagesStream(UnpagedStream):
         return self.path.format(thread_id=(context or {})["thread_id"])
 
 
-class DealProductsStream(ReferenceStream):
+class ChildStream(ReferenceStream):
+    """Reads for the batch of records its parent stream read in this run (see
+    `IncrementalStream.generate_child_contexts`); no state of its own."""
+
+    selected_by_default = False
+    state_partitioning_keys: ClassVar[list[str]] = []  # no per-batch state
+
+    def parent_batch(self, context: dict | None) -> list[dict[str, Any]]:
+        parent = self._pipedrive_tap.streams[self.parent_stream_type.name]
+        return [parent.batch[key] for key in (context or {}).get("ids") or []]
+
+
+class DealProductsStream(ChildStream):
     """Products attached to the deals that the `deals` stream reads in this run (so, after the
     first run, those of changed deals), through the bulk endpoint: one request (10 tokens) per
     100 deals, never one request per deal. Child of `deals`; selecting it alone still reads the
@@ -308,15 +283,69 @@ class DealProductsStream(ReferenceStream):
     name = "deal_products"
     path = "/api/v2/deals/products"
     parent_stream_type = DealsStream
-    selected_by_default = False
-    state_partitioning_keys: ClassVar[list[str]] = []  # no per-batch state
 
     def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
-        ids = ",".join(str(i) for i in (context or {}).get("deal_ids") or [])
-        if not ids:
+        live = [deal["id"] for deal in self.parent_batch(context) if not deal.get("is_deleted")]
+        if not live:
             return
-        for page in self.client.v2_pages(self.path, {"deal_ids": ids}, limit=self.page_size):
+        params = {"deal_ids": ",".join(map(str, live))}
+        for page in self.client.v2_pages(self.path, params, limit=self.page_size):
             yield from page.records
+
+
+class ChangesStream(ChildStream):
+    """Field-level changes of the records its parent read in this run (see history.py): one
+    change-log request (20 tokens) per changed record and 500 entries, none for an unchanged
+    one. Deselected by default (docs/tap.md gives what a first and an hourly run cost)."""
+
+    primary_keys: ClassVar[list[str]] = ["change_id"]
+    entity: ClassVar[str]  # deals, persons, organizations
+    id_column: ClassVar[str]
+
+    def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
+        parent = self._pipedrive_tap.streams[self.parent_stream_type.name]
+        custom = {field.key: field for field in parent.custom_columns}
+        for record in self.parent_batch(context):
+            entries = self._pipedrive_tap.change_log(self.entity, record)
+            for entry in entries:
+                yield history.change_record(entry, self.id_column, record["id"], custom)
+
+
+class DealChangesStream(ChangesStream):
+    name = "deal_changes"
+    parent_stream_type = DealsStream
+    entity = "deals"
+    id_column = "deal_id"
+
+
+class PersonChangesStream(ChangesStream):
+    name = "person_changes"
+    parent_stream_type = PersonsStream
+    entity = "persons"
+    id_column = "person_id"
+
+
+class OrganizationChangesStream(ChangesStream):
+    name = "organization_changes"
+    parent_stream_type = OrganizationsStream
+    entity = "organizations"
+    id_column = "org_id"
+
+
+class DealStageChangesStream(ChildStream):
+    """Each deal's moves between stages, derived from the deal change entries (the same ones
+    `deal_changes` reads, with no request of its own when both are selected), plus, from a
+    deal's whole history, its first stage at add_time: time in each stage follows from this
+    table alone."""
+
+    name = "deal_stage_changes"
+    parent_stream_type = DealsStream
+    primary_keys: ClassVar[list[str]] = ["stage_change_id"]
+
+    def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
+        for deal in self.parent_batch(context):
+            entries = self._pipedrive_tap.change_log("deals", deal)
+            yield from history.stage_changes(entries, deal, whole=deal["history_from"] is None)
 
 
 STREAMS: list[type[PipedriveStream]] = [
@@ -343,6 +372,10 @@ STREAMS: list[type[PipedriveStream]] = [
     MailThreadsStream,
     MailMessagesStream,
     DealProductsStream,
+    DealChangesStream,
+    PersonChangesStream,
+    OrganizationChangesStream,
+    DealStageChangesStream,
 ]
 
 __all__ = ["STREAMS"]

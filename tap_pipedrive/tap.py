@@ -11,7 +11,7 @@ from singer_sdk import Tap
 
 from pipedrive_client import PipedriveClient, PipedriveError
 
-from . import inputs, settings
+from . import history, inputs, settings
 from .custom_fields import CustomField, name_columns
 from .read_ahead import ReadAheadStreams
 from .streams import STREAMS
@@ -30,6 +30,7 @@ class TapPipedrive(Tap):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._field_definitions: dict[str, list[dict]] = {}
         self.records_emitted: Counter[str] = Counter()
+        self.change_logs: dict[tuple[str, Any], list[dict]] = {}
         self.read_ahead = ReadAheadStreams()
         super().__init__(*args, **kwargs)
         _ = self.client  # settings are checked at start even when no stream needs the API
@@ -51,6 +52,15 @@ class TapPipedrive(Tap):
     @cached_property
     def lookback_seconds(self) -> int:
         return settings.lookback_seconds(self.config)
+
+    def change_log(self, entity: str, record: dict) -> list[dict]:
+        """A record's change entries for this run, read once for every stream that needs them
+        (the parent clears them after each batch)."""
+        key = (entity, record["id"])
+        if key not in self.change_logs:
+            stop = record.get("history_from")
+            self.change_logs[key] = history.change_log(self.client, entity, record["id"], stop)
+        return self.change_logs[key]
 
     def field_definitions(self, path: str) -> list[dict]:
         """v2 field definitions, fetched once per run (they name the custom field columns and

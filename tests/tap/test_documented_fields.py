@@ -47,8 +47,12 @@ def schema_properties(stream: str) -> dict:
     return json.loads(text)["properties"]
 
 
+# Derived from another stream's records, not a list of the API's.
+DERIVED = {"deal_stage_changes"}
+
+
 def test_the_list_covers_every_stream() -> None:
-    assert set(DOCUMENTED) == {s.name for s in STREAMS}
+    assert set(DOCUMENTED) == {s.name for s in STREAMS} - DERIVED
 
 
 @pytest.mark.parametrize("stream", sorted(DOCUMENTED))
