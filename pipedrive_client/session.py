@@ -339,6 +339,9 @@ class PacedSession(requests.Session):
 
     def _observe_rate_headers(self, response: requests.Response) -> None:
         headers = response.headers
+        daily_left = _first_number(headers, DAILY_REMAINING_HEADERS)
+        if daily_left is not None:
+            self.stats.daily_tokens_left = daily_left
         self.pacer.observe(
             limit=_as_int(headers.get("x-ratelimit-limit")),
             remaining=_as_int(headers.get("x-ratelimit-remaining")),

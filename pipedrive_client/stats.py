@@ -18,6 +18,8 @@ class RunStats:
     # Wall time during which at least one request waited (for the burst window, a backoff, a
     # reset): threads reading ahead wait at the same time, and their waits are not added up.
     seconds_waited: float = 0.0
+    # The company's daily token budget left, as the last response's headers said (None: unsaid).
+    daily_tokens_left: float | None = None
     statuses: Counter[int] = field(default_factory=Counter)
     requests_by_endpoint: Counter[str] = field(default_factory=Counter)
     tokens_by_endpoint: Counter[str] = field(default_factory=Counter)

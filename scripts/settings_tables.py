@@ -1,8 +1,9 @@
-"""The settings tables of docs/tap.md and docs/target.md, made from the plugins' settings schemas
-(the one place each setting is declared), so the docs can not drift from `--about`.
+"""The settings tables of docs/tap.md and docs/target.md, and the plugins' `settings:` lists in
+meltano.yml, made from the plugins' settings schemas (the one place each setting is declared), so
+neither can drift from `--about`.
 
-  python scripts/settings_tables.py           rewrite the tables between their markers
-  python scripts/settings_tables.py --check   exit 1 when a table differs from the schema
+  python scripts/settings_tables.py           rewrite the tables and meltano.yml's lists
+  python scripts/settings_tables.py --check   exit 1 when one differs from the schema
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = {"tap-pipedrive": ROOT / "docs/tap.md", "target-pipedrive": ROOT / "docs/target.md"}
+MELTANO = ROOT / "meltano.yml"
+# Where each plugin's settings list ends in meltano.yml.
+LIST_ENDS = {"tap-pipedrive": "    select:\n", "target-pipedrive": "  - name: target-postgres\n"}
 
 
 def plugin_settings(plugin: str) -> dict[str, dict[str, Any]]:
@@ -52,6 +56,36 @@ def render(plugin: str) -> str:
     return "\n".join(rows)
 
 
+def meltano_settings(plugin: str) -> str:
+    """The plugin's `settings:` list as meltano.yml declares it."""
+    import yaml
+
+    declared = []
+    for name, prop in plugin_settings(plugin).items():
+        types = [t for t in prop.get("type", []) if t != "null"]
+        setting: dict[str, Any] = {"name": name}
+        if prop.get("secret"):
+            setting.update(kind="string", sensitive=True)
+        elif "enum" in prop:
+            setting.update(kind="options", options=[{"label": v, "value": v} for v in prop["enum"]])
+        else:
+            kind = types[0] if len(types) == 1 else "string"  # several types: Meltano passes text
+            if kind != "string":
+                setting["kind"] = {"number": "decimal"}.get(kind, kind)
+        if prop.get("description"):
+            setting["description"] = " ".join(prop["description"].split())
+        declared.append(setting)
+    text = yaml.safe_dump(declared, sort_keys=False, width=96, default_flow_style=False)
+    return "".join(f"    {line}\n" if line else "\n" for line in text.rstrip("\n").split("\n"))
+
+
+def with_meltano_settings(project: str, plugin: str) -> str:
+    start = project.index("    settings:\n", project.index(f"- name: {plugin}\n"))
+    start += len("    settings:\n")
+    end = project.index(LIST_ENDS[plugin], start)
+    return project[:start] + meltano_settings(plugin) + project[end:]
+
+
 def _markers(plugin: str) -> tuple[str, str]:
     return f"<!-- settings table: {plugin} (scripts/settings_tables.py) -->", "<!-- end -->"
 
@@ -77,6 +111,14 @@ def main(argv: list[str] | None = None) -> int:
             stale.append(str(path.relative_to(ROOT)))
             if not args.check:
                 path.write_text(wanted)
+    project = MELTANO.read_text()
+    wanted = project
+    for plugin in PAGES:
+        wanted = with_meltano_settings(wanted, plugin)
+    if wanted != project:
+        stale.append("meltano.yml")
+        if not args.check:
+            MELTANO.write_text(wanted)
     if args.check and stale:
         print(
             f"settings tables differ from the schemas: {', '.join(stale)}; run "

@@ -18,7 +18,7 @@ from singer_sdk import Stream, metrics
 
 from pipedrive_client import ApiError
 
-from . import readers, sdk_internals
+from . import history, readers, sdk_internals
 from .custom_fields import CustomField
 from .times import rfc3339
 
@@ -41,6 +41,7 @@ class PipedriveStream(Stream):
     custom_fields_path: ClassVar[str | None] = None  # v2 field definitions of this entity
     deleted_flag: ClassVar[str | None] = None  # "is_deleted", or "!active_flag" for v1 lists
     read_ahead: ClassVar[bool] = True  # get_records reads `source` through `read`
+    reads_history: ClassVar[bool] = False  # a change-log child (its parent keeps a backlog)
 
     def __init__(self, tap: TapPipedrive) -> None:
         self._pipedrive_tap = tap
@@ -263,6 +264,41 @@ class IncrementalStream(PipedriveStream):
             self.flush_batch()
         return []
 
+    @cached_property
+    def history_backlog(self) -> history.Backlog:
+        return history.Backlog(self.stream_state)
+
+    def work_off_history_backlog(self) -> None:
+        """Records whose history an earlier run's budget left over, read while this run's
+        budget lasts: their records are listed by id (1 page per 100, per partition's list),
+        then their children read as for any batch. A record no longer listed (purged) leaves
+        the backlog."""
+        readers_of_history = [c for c in self.child_streams if c.reads_history and c.selected]
+        budget = self._pipedrive_tap.history_budget
+        newest_first = self.config.get("history_backlog_order") == "newest"
+        while readers_of_history and len(self.history_backlog):
+            if not budget.allows(history.page_cost(self.name)):
+                break
+            waiting = dict(self.history_backlog.take(CHILD_BATCH, newest_first))
+            ids = ",".join(map(str, waiting))
+            for context in self.partitions or [None]:
+                pages = self.client.v2_pages(self.list_path(context), {"ids": ids})
+                for record in itertools.chain.from_iterable(page.records for page in pages):
+                    kept = {name: record.get(name) for name in self.BATCH_FIELDS}
+                    for name in ("update_time", "add_time"):
+                        kept[name] = self.normal(kept.get(name))
+                    self._pending[record["id"]] = {
+                        **kept,
+                        "history_from": waiting[record["id"]],
+                    }
+            self.logger.info(
+                "%s: reading the history of %d record(s) from the backlog (%d still waiting).",
+                self.describe(None),
+                len(self._pending),
+                len(self.history_backlog),
+            )
+            self.flush_batch()
+
     def flush_batch(self) -> None:
         self.batch, self._pending = self._pending, {}
         if self.batch and any(c.selected or c.has_selected_descendents for c in self.child_streams):
@@ -326,6 +362,8 @@ class IncrementalStream(PipedriveStream):
         self._history_from = self.history_from(context)
         yield from self.kept_in_order(super().get_records(context), context)
         self.flush_batch()  # the partition's last, partial batch
+        if context == (self.partitions or [None])[-1]:
+            self.work_off_history_backlog()
 
     def sort(self, direction: str) -> str:
         """The v1 `sort` the prose allows ('update_time ASC'), or, once the API refused that,

@@ -17,9 +17,10 @@ import hashlib
 import itertools
 import json
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from pipedrive_client import NotFoundError, PipedriveClient
+from pipedrive_client import NotFoundError, PipedriveClient, token_cost
 
 from .custom_fields import CustomField, option_key
 from .times import rfc3339
@@ -29,20 +30,98 @@ CHANGE_LOG_PAGE = 500
 
 def change_log(
     client: PipedriveClient, entity: str, record_id: int, stop: str | None
-) -> list[dict[str, Any]]:
-    """A record's change entries, newest first, down to `stop` (RFC 3339; None: all of them).
-    A record purged since (404) has none."""
+) -> tuple[list[dict[str, Any]], int]:
+    """A record's change entries, newest first, down to `stop` (RFC 3339; None: all of them),
+    and the pages read. A record purged since (404) has none."""
     path = f"/api/v1/{entity}/{record_id}/changelog"
     entries: list[dict[str, Any]] = []
+    pages = 0
     try:
         for page in client.v2_pages(path, limit=CHANGE_LOG_PAGE):
+            pages += 1
             for entry in page.records:
                 if stop is not None and (rfc3339(entry.get("time")) or "") < stop:
-                    return entries
+                    return entries, pages
                 entries.append(entry)
     except NotFoundError:
-        return entries
-    return entries
+        return entries, pages + 1
+    return entries, pages
+
+
+def page_cost(entity: str) -> int:
+    return token_cost("GET", f"/api/v1/{entity}/1/changelog")
+
+
+@dataclass
+class Budget:
+    """Tokens the change-log streams may still spend in this run. A record's history is begun
+    only while a page fits, and then read whole (so the cap may be passed by the pages of one
+    record): a history is never half emitted."""
+
+    tokens: float
+    spent: int = 0
+
+    def allows(self, cost: int) -> bool:
+        return self.spent + cost <= self.tokens
+
+    def spend(self, cost: int) -> None:
+        self.spent += cost
+
+
+class Backlog:
+    """Records whose history did not fit a run's budget, by where their read stops ('' for the
+    whole history), kept in the parent stream's state as ranges of ids, so that 50,000 waiting
+    deals take a few lines of state."""
+
+    KEY = "history_backlog"
+
+    def __init__(self, state: dict[str, Any]) -> None:
+        self._state = state
+        self._ids: dict[str, set[int]] = {
+            stop: {i for lo, hi in ranges for i in range(lo, hi + 1)}
+            for stop, ranges in (state.get(self.KEY) or {}).items()
+        }
+
+    def __len__(self) -> int:
+        return sum(map(len, self._ids.values()))
+
+    def add(self, record_id: int, stop: str | None) -> None:
+        """A record waiting twice keeps the read that goes further back ('' is the whole)."""
+        record_id, stop = int(record_id), stop or ""
+        for waiting_stop, ids in self._ids.items():
+            if record_id in ids:
+                if waiting_stop <= stop:
+                    return
+                ids.discard(record_id)
+        self._ids.setdefault(stop, set()).add(record_id)
+        self._save()
+
+    def take(self, n: int, newest_first: bool) -> list[tuple[int, str | None]]:
+        """Up to `n` records, oldest (lowest ids) or newest first, out of the backlog."""
+        waiting = sorted(
+            ((i, stop) for stop, ids in self._ids.items() for i in ids), reverse=newest_first
+        )[:n]
+        for record_id, stop in waiting:
+            self._ids[stop].discard(record_id)
+        self._save()
+        return [(record_id, stop or None) for record_id, stop in waiting]
+
+    def _save(self) -> None:
+        saved = {stop: _ranges(ids) for stop, ids in sorted(self._ids.items()) if ids}
+        if saved:
+            self._state[self.KEY] = saved
+        else:
+            self._state.pop(self.KEY, None)
+
+
+def _ranges(ids: set[int]) -> list[list[int]]:
+    out: list[list[int]] = []
+    for i in sorted(ids):
+        if out and out[-1][1] == i - 1:
+            out[-1][1] = i
+        else:
+            out.append([i, i])
+    return out
 
 
 def stable_id(*parts: Any) -> str:

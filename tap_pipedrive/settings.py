@@ -15,6 +15,7 @@ from pipedrive_client.settings_schema import with_client_settings
 
 DEFAULT_LOOKBACK_SECONDS = 300
 DEFAULT_READ_AHEAD_STREAMS = 3
+DEFAULT_HISTORY_MAX_TOKENS = 20_000
 MAX_READ_AHEAD_STREAMS = 8
 
 SETTINGS = with_client_settings(
@@ -65,6 +66,30 @@ SETTINGS = with_client_settings(
             th.BooleanType,
             default=True,
             description="Emit deleted deals (the API keeps them 30 days) with _sdc_deleted_at.",
+        ),
+        th.Property(
+            "history_max_tokens",
+            th.IntegerType,
+            default=DEFAULT_HISTORY_MAX_TOKENS,
+            description="The most API tokens the change-log streams (deal_changes, "
+            "person_changes, organization_changes, deal_stage_changes) may spend in a run; "
+            "records whose history did not fit wait in a backlog in the state, read by later "
+            "runs. Default 20000.",
+        ),
+        th.Property(
+            "history_daily_share",
+            th.NumberType,
+            description="At most this share (0 to 1) of the company's daily token budget left, "
+            "as the API's headers say at the start of the history, for the change-log streams "
+            "(the smaller of this and history_max_tokens applies).",
+        ),
+        th.Property(
+            "history_backlog_order",
+            th.StringType,
+            default="oldest",
+            allowed_values=["oldest", "newest"],
+            description="Which records of the history backlog are read first: oldest (lowest "
+            "ids) or newest.",
         ),
         th.Property(
             "read_ahead_streams",
@@ -136,11 +161,29 @@ def read_ahead_streams(config: Mapping[str, Any]) -> int:
     return raw
 
 
+def history_tokens(config: Mapping[str, Any], daily_left: float | None) -> float:
+    """What the change-log streams may spend in this run."""
+    cap = config.get("history_max_tokens", DEFAULT_HISTORY_MAX_TOKENS)
+    if isinstance(cap, bool) or not isinstance(cap, int) or cap < 0:
+        raise ConfigError(
+            f"history_max_tokens '{cap}' must be a whole number of tokens, 0 or more."
+        )
+    share = config.get("history_daily_share")
+    if share is None:
+        return float(cap)
+    if isinstance(share, bool) or not 0 <= float(share) <= 1:
+        raise ConfigError(f"history_daily_share '{share}' must be a number from 0 to 1.")
+    if daily_left is None:
+        return float(cap)  # the API did not say: the cap alone
+    return min(float(cap), float(share) * daily_left)
+
+
 def validate(config: Mapping[str, Any]) -> ClientConfig:
     """Fail at start, with one line naming the setting, rather than at the first request."""
     anchor_date(config)
     lookback_seconds(config)
     read_ahead_streams(config)
+    history_tokens(config, None)
     if config.get("custom_field_names", "readable") not in ("readable", "keys"):
         raise ConfigError("custom_field_names must be 'readable' or 'keys'.")
     return ClientConfig.from_settings(config)

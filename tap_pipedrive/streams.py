@@ -299,6 +299,7 @@ class ChangesStream(ChildStream):
     one. Deselected by default (docs/tap.md gives what a first and an hourly run cost)."""
 
     primary_keys: ClassVar[list[str]] = ["change_id"]
+    reads_history = True
     entity: ClassVar[str]  # deals, persons, organizations
     id_column: ClassVar[str]
 
@@ -341,6 +342,7 @@ class DealStageChangesStream(ChildStream):
     name = "deal_stage_changes"
     parent_stream_type = DealsStream
     primary_keys: ClassVar[list[str]] = ["stage_change_id"]
+    reads_history = True
 
     def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
         for deal in self.parent_batch(context):

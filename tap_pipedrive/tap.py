@@ -55,12 +55,25 @@ class TapPipedrive(Tap):
 
     def change_log(self, entity: str, record: dict) -> list[dict]:
         """A record's change entries for this run, read once for every stream that needs them
-        (the parent clears them after each batch)."""
+        (the parent clears them after each batch). A record whose history does not fit the
+        run's budget goes to its parent's backlog and has none this run."""
         key = (entity, record["id"])
         if key not in self.change_logs:
-            stop = record.get("history_from")
-            self.change_logs[key] = history.change_log(self.client, entity, record["id"], stop)
+            cost = history.page_cost(entity)
+            if self.history_budget.allows(cost):
+                stop = record.get("history_from")
+                entries, pages = history.change_log(self.client, entity, record["id"], stop)
+                self.history_budget.spend(pages * cost)
+                self.change_logs[key] = entries
+            else:
+                self.streams[entity].history_backlog.add(record["id"], record["history_from"])
+                self.change_logs[key] = []
         return self.change_logs[key]
+
+    @cached_property
+    def history_budget(self) -> history.Budget:
+        left = self.client.stats.daily_tokens_left
+        return history.Budget(settings.history_tokens(self.config, left))
 
     def field_definitions(self, path: str) -> list[dict]:
         """v2 field definitions, fetched once per run (they name the custom field columns and

@@ -39,7 +39,7 @@ def _meltano_view(prop: dict[str, Any]) -> dict[str, Any]:
     if "enum" in prop:
         return {"kind": "options", "sensitive": False, "options": sorted(prop["enum"])}
     kind = types[0] if len(types) == 1 else "string"  # several types: Meltano passes text
-    return {"kind": {"number": "float"}.get(kind, kind), "sensitive": False}
+    return {"kind": {"number": "decimal"}.get(kind, kind), "sensitive": False}
 
 
 def _about(prop: dict[str, Any]) -> str:

@@ -68,3 +68,35 @@ def test_a_deal_that_never_moved_starts_and_stays_in_its_stage() -> None:
     deal = {"id": 3, "stage_id": 4, "pipeline_id": 1, "add_time": "2026-01-02T00:00:00Z"}
     (row,) = history.stage_changes([], deal, whole=True)
     assert (row["from_stage_id"], row["to_stage_id"], row["time"]) == (None, 4, deal["add_time"])
+
+
+def test_the_backlog_keeps_ranges_of_ids_in_the_state_and_gives_them_back_in_order() -> None:
+    state: dict = {}
+    backlog = history.Backlog(state)
+    for deal in [*range(1, 501), 700, 702]:
+        backlog.add(deal, None)
+    backlog.add(9, "2026-03-01T00:00:00Z")  # already waiting for its whole history
+    backlog.add(800, "2026-03-01T00:00:00Z")
+    assert state["history_backlog"] == {
+        "": [[1, 500], [700, 700], [702, 702]],
+        "2026-03-01T00:00:00Z": [[800, 800]],
+    }
+    again = history.Backlog(state)  # as the next run loads it
+    assert len(again) == 503
+    assert again.take(2, newest_first=True) == [(800, "2026-03-01T00:00:00Z"), (702, None)]
+    assert again.take(2, newest_first=False) == [(1, None), (2, None)]
+    assert len(history.Backlog(state)) == 499  # what was taken left the state
+
+
+def test_the_budget_is_the_cap_or_a_share_of_the_daily_budget_left() -> None:
+    from pipedrive_client import ConfigError
+    from tap_pipedrive import settings
+
+    assert settings.history_tokens({}, 1_000_000) == 20_000
+    assert settings.history_tokens({"history_daily_share": 0.5}, 10_000) == 5_000
+    assert settings.history_tokens({"history_daily_share": 0.5}, None) == 20_000
+    assert settings.history_tokens({"history_max_tokens": 100}, None) == 100
+    import pytest
+
+    with pytest.raises(ConfigError, match="history_daily_share"):
+        settings.history_tokens({"history_daily_share": 2}, None)
