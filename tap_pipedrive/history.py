@@ -171,14 +171,13 @@ def stage_changes(
     # pipeline_id and a stage_id entry at the same time, in either order; the move belongs to
     # the pipeline it went to.
     for time, group in itertools.groupby(entries, key=lambda e: rfc3339(e.get("time"))):
-        changes = {e.get("field_key"): e for e in group}
-        move = changes.get("stage_id")
-        if move is not None:
+        changes = list(group)
+        for move in (e for e in changes if e.get("field_key") == "stage_id"):
             from_stage = _int(move.get("old_value"))
             rows.append((time, from_stage, _int(move.get("new_value")), move, pipeline))
             stage = from_stage
-        if "pipeline_id" in changes:
-            pipeline = _int(changes["pipeline_id"].get("old_value"))
+        for change in (e for e in changes if e.get("field_key") == "pipeline_id"):
+            pipeline = _int(change.get("old_value"))
     if whole and deal.get("add_time"):
         rows.append((deal["add_time"], None, stage, {}, pipeline))
     deal_id = deal["id"]
