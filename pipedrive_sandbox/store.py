@@ -121,13 +121,13 @@ class Store:
         self.counts = resolve_counts(size, counts)
         # Generated times hang off the start of the current UTC day (or the fixed `now`), so one
         # seed gives the same records all day long while staying recent.
-        self._gen = Generator(seed, clock.anchor_ms())
+        self.generator = Generator(seed, clock.anchor_ms())
         self._build()
 
     # -- generation ---------------------------------------------------------------------------
 
     def _build(self) -> None:
-        g, c = self._gen, self.counts
+        g, c = self.generator, self.counts
         now = g.now_ms
         old = now - 400 * DAY_MS
         self._put_all(
@@ -234,9 +234,9 @@ class Store:
         self._build_fields(old)
         # Generation reads these for every record: fixed at build, so a field created later
         # gets no values on generated records, as on a live account.
-        self._stages = self.sorted_rows("stages")[:]
+        self.stages = self.sorted_rows("stages")[:]
         self._label_ids = [label["id"] for label in self.sorted_rows("lead_labels")]
-        self._generated_defs = {e: self.custom_defs(e) for e in FIELD_ENTITIES.values()}
+        self.generated_defs = {e: self.custom_defs(e) for e in FIELD_ENTITIES.values()}
         for entity in MAIN:
             self._index(entity)
         self._put_all("mail_threads", (self._thread(i) for i in range(1, c["mail_threads"] + 1)))
@@ -309,13 +309,13 @@ class Store:
             flags[i] = h["flags"]
             if keys is not None:
                 keys.append(h["id"])
-        make = functools.partial(self._generate, entity)
+        make = functools.partial(self.generated, entity)
         self.tables[entity] = Table(n, make, keys, columns, flags)
         self._next_id[entity] = n + 1
 
     def _header(self, entity: str, i: int) -> tuple[random.Random, dict]:
         """The first draws of a record: its times, flags and relations."""
-        g, c = self._gen, self.counts
+        g, c = self.generator, self.counts
         rng = g.rng(entity, i)
         add, update = g.times(rng)
         h = {"id": i, "owner_id": between(rng, 1, c["users"]), "flags": 0}
@@ -323,12 +323,14 @@ class Store:
             # Deleted recently enough to be visible for a while (the API keeps them 30 days).
             h["flags"] = DELETED
             update = (g.now_ms - between(rng, DAY_MS, 25 * DAY_MS)) // 1000 * 1000
+            if update < add:  # not before it was added
+                update = between(rng, add, g.now_ms - 60_000) // 1000 * 1000
         if entity == "organizations":
             h["company"] = int(rng.random() * len(COMPANY))
         elif entity == "persons":
             h["org_id"] = between(rng, 1, c["organizations"]) if rng.random() < 0.85 else 0
         elif entity == "deals":
-            h["stage"] = int(rng.random() * len(self._stages))
+            h["stage"] = int(rng.random() * len(self.stages))
             h["person_id"] = between(rng, 1, c["persons"])
             h["status"] = choose(rng, ["open", "open", "open", "won", "lost"])
             if rng.random() < 0.04 and not h["flags"]:
@@ -373,9 +375,10 @@ class Store:
         return f"{entity[:-1].title()} {rid}"  # deals, products
 
     def _customs(self, rng: random.Random, entity: str) -> dict:
-        return {f.key: self._gen.custom_value(rng, f) for f in self._generated_defs[entity]}
+        return {f.key: self.generator.custom_value(rng, f) for f in self.generated_defs[entity]}
 
-    def _generate(self, entity: str, i: int) -> dict:
+    def generated(self, entity: str, i: int) -> dict:
+        """The generated record at an index, as it was before any write."""
         rng, h = self._header(entity, i)
         deleted = bool(h["flags"] & DELETED)
         base = {
@@ -427,7 +430,7 @@ class Store:
                 "postal_address": address(i) if i % 6 == 0 else None,
             }
         if entity == "deals":
-            stage = self._stages[h["stage"]]
+            stage = self.stages[h["stage"]]
             archived = bool(h["flags"] & ARCHIVED)
             return {
                 **base,
@@ -589,8 +592,8 @@ class Store:
         return row
 
     def _thread(self, i: int) -> dict:
-        rng = self._gen.rng("mail_threads", i)
-        add, update = self._gen.times(rng)
+        rng = self.generator.rng("mail_threads", i)
+        add, update = self.generator.times(rng)
         return {
             "id": i,
             "subject": f"Thread {i}",
@@ -626,7 +629,8 @@ class Store:
         owners: list[int] = [0]
         for deal in range(1, deals + 1):
             first[deal] = len(owners)
-            owners.extend([deal] * choose(self._gen.rng("deal_products", deal), PRODUCTS_PER_DEAL))
+            rng = self.generator.rng("deal_products", deal)
+            owners.extend([deal] * choose(rng, PRODUCTS_PER_DEAL))
         n = len(owners) - 1
         deal_col = array("q", owners)
         added = self.tables["deals"].columns["add_ms"]
@@ -639,7 +643,7 @@ class Store:
     def _deal_product(self, k: int) -> dict:
         columns = self.tables["deal_products"].columns
         deal = columns["deal_id"][k]
-        rng = self._gen.rng("deal_products", deal)
+        rng = self.generator.rng("deal_products", deal)
         choose(rng, PRODUCTS_PER_DEAL)
         for _ in range(k - columns["first"][deal] + 1):
             pid = between(rng, 1, self.counts["products"])

@@ -87,3 +87,10 @@ def test_organization_search_matches_names_not_the_internal_domain(sandbox) -> N
     assert [h["item"]["id"] for h in by_name["data"]["items"]] == [1]
     by_domain = get(sandbox, "/api/v2/organizations/search", term=org["domain"])
     assert by_domain["data"]["items"] == []
+
+
+def test_deleted_generated_records_were_updated_after_they_were_added() -> None:
+    with Sandbox(seed=1, size="medium").start() as sb:
+        deleted = all_v2(sb, "/api/v2/deals", status="deleted", limit=500)
+        assert deleted
+        assert all(d["update_time"] >= d["add_time"] for d in deleted)
