@@ -518,7 +518,7 @@ class Api:
             current = self.store.get(table, _int(rid))
             if current is None:
                 return error(404, f"{table[:-1].title()} not found")
-            changes = self._validated(table, _object(body), creating=False)
+            changes = self._validated(table, _object(body), creating=False, current=current)
             if changes.get("custom_fields"):
                 changes["custom_fields"] = {
                     **(current.get("custom_fields") or {}),
@@ -538,7 +538,9 @@ class Api:
 
         return handler
 
-    def _validated(self, table: str, body: dict, creating: bool) -> dict:
+    def _validated(
+        self, table: str, body: dict, creating: bool, current: dict | None = None
+    ) -> dict:
         required = {
             "deals": "title",
             "persons": "name",
@@ -558,12 +560,9 @@ class Api:
         ):
             if row.get(ref) is not None and self.store.get(ref_table, row[ref]) is None:
                 raise BadRequest(f"{ref_table[:-1].title()} with id {row[ref]} does not exist")
+        if table == "deals":
+            self._place(row, current)
         if table == "deals" and creating:
-            if row.get("stage_id") is None:
-                first = self.store.sorted_rows("stages")[0]
-                row.setdefault("stage_id", first["id"])
-            stage = self.store.get("stages", row["stage_id"])
-            row.setdefault("pipeline_id", stage["pipeline_id"])
             row.setdefault("status", "open")
             row.setdefault("value", 0.0)
             row.setdefault("currency", "USD")
@@ -588,6 +587,17 @@ class Api:
         if table in ("persons", "organizations", "deals", "products") and creating:
             row.setdefault("custom_fields", {})
         return row
+
+    def _place(self, deal: dict, current: dict | None) -> None:
+        """A deal's stage and pipeline agree: a stage alone brings its pipeline, a new pipeline
+        alone its first stage (a new deal without either starts in the first stage)."""
+        stage, pipeline = deal.get("stage_id"), deal.get("pipeline_id")
+        if stage is not None and pipeline is None:
+            deal["pipeline_id"] = self.store.get("stages", stage)["pipeline_id"]
+        elif stage is None and (current is None or pipeline not in (None, current["pipeline_id"])):
+            stages = self.store.sorted_rows("stages")
+            first = next((s for s in stages if pipeline in (None, s["pipeline_id"])), stages[0])
+            deal["stage_id"], deal["pipeline_id"] = first["id"], first["pipeline_id"]
 
     def _participants(self, value: Any) -> list[dict]:
         """An activity's participants as stored and listed: `[{person_id, primary}]`, each an

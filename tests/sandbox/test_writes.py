@@ -109,3 +109,18 @@ def test_churn_admin_endpoint(sandbox) -> None:
     assert set(made) <= set(sandbox.ids("notes"))
     counts = requests.get(sandbox.api_url + "/_admin/counts", timeout=5).json()
     assert counts["deals"] == len(sandbox.store.tables["deals"])
+
+
+def test_a_deals_stage_and_pipeline_agree(sandbox) -> None:
+    """A new pipeline alone brings its first stage, a new stage alone its pipeline."""
+    stages = get(sandbox, "/api/v2/stages")["data"]
+    first = {}
+    for stage in sorted(stages, key=lambda s: (s["pipeline_id"], s["order_nr"])):
+        first.setdefault(stage["pipeline_id"], stage["id"])
+    made = call(sandbox, "POST", "/api/v2/deals", json={"title": "x", "pipeline_id": 2})
+    assert made.json()["data"]["stage_id"] == first[2]
+    rid = made.json()["data"]["id"]
+    moved = call(sandbox, "PATCH", f"/api/v2/deals/{rid}", json={"pipeline_id": 3}).json()["data"]
+    assert (moved["pipeline_id"], moved["stage_id"]) == (3, first[3])
+    staged = call(sandbox, "PATCH", f"/api/v2/deals/{rid}", json={"stage_id": first[1]}).json()
+    assert (staged["data"]["pipeline_id"], staged["data"]["stage_id"]) == (1, first[1])
