@@ -15,10 +15,13 @@ from typing import Any
 
 from . import render
 from .clock import parse_time, v1_time
+from .history import ENTITIES as LOGGED_ENTITIES
+from .history import Author, Entry
 from .store import FIELD_ENTITIES, Store
 from .table import ARCHIVED, DELETED, SortedView
 
 Handler = Callable[..., tuple[int, Any]]
+TOKEN_USER = 1  # the user the token belongs to (`/users/me`): the author of API writes
 MAX_LIMIT = {"v2": 500, "v1": 500, "files": 100}
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 V2_ENTITIES = {
@@ -100,12 +103,17 @@ class Api:
         pattern = re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template) + "$")
         self.routes.append((method, pattern, handler))
 
-    def handle(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
+    def handle(
+        self, method: str, path: str, query: dict[str, str], body: Any, agent: str | None = None
+    ) -> tuple[int, Any]:
+        """One request; `agent` is the client's User-Agent, which change logs show for its
+        writes."""
+        author = Author(TOKEN_USER, "api", agent)
         for m, pattern, handler in self.routes:
             match = pattern.match(path)
             if m == method and match:
                 try:
-                    return handler(query=query, body=body, **match.groupdict())
+                    return handler(query=query, body=body, author=author, **match.groupdict())
                 except BadRequest as exc:
                     return error(exc.status, str(exc))
         return error(404, f"Route not found: {method} {path}")
@@ -139,6 +147,8 @@ class Api:
             r("POST", f"/api/v2/{table}", self._create_handler(table))
             r("PATCH", f"/api/v2/{table}/{{rid}}", self._update_handler(table))
             r("DELETE", f"/api/v2/{table}/{{rid}}", self._delete_handler(table))
+        for table in LOGGED_ENTITIES:
+            r("GET", f"/api/v1/{table}/{{rid}}/changelog", self._changelog_handler(table))
         r("POST", "/api/v2/personFields", self.create_person_field_v2)
         r("POST", "/api/v1/personFields", self.create_person_field_v1)
         r("POST", "/api/v2/leads/{rid}/convert/deal", self.convert_lead)
@@ -168,7 +178,10 @@ class Api:
         r(
             "GET",
             "/api/v1/users/me",
-            lambda **_: (200, {"success": True, "data": render.user(self.store.get("users", 1))}),
+            lambda **_: (
+                200,
+                {"success": True, "data": render.user(self.store.get("users", TOKEN_USER))},
+            ),
         )
         for path, table, renderer in (
             ("users", "users", render.user),
@@ -503,18 +516,18 @@ class Api:
     # -- writes -------------------------------------------------------------------------------
 
     def _create_handler(self, table: str) -> Handler:
-        def handler(body: Any, **_: Any) -> tuple[int, Any]:
+        def handler(body: Any, author: Author, **_: Any) -> tuple[int, Any]:
             row = self._validated(table, _object(body), creating=True)
             row["id"] = self.store.new_id(table)
-            row.setdefault("owner_id", 1)
+            row.setdefault("owner_id", TOKEN_USER)
             row.setdefault("is_deleted", False)
-            self.store.insert(table, row)
+            self.store.insert(table, row, by=author)
             return 200, {"success": True, "data": V2_ENTITIES[table](row)}
 
         return handler
 
     def _update_handler(self, table: str) -> Handler:
-        def handler(rid: str, body: Any, **_: Any) -> tuple[int, Any]:
+        def handler(rid: str, body: Any, author: Author, **_: Any) -> tuple[int, Any]:
             current = self.store.get(table, _int(rid))
             if current is None:
                 return error(404, f"{table[:-1].title()} not found")
@@ -524,16 +537,16 @@ class Api:
                     **(current.get("custom_fields") or {}),
                     **changes["custom_fields"],
                 }
-            row = self.store.update(table, _int(rid), changes)
+            row = self.store.update(table, _int(rid), changes, by=author)
             return 200, {"success": True, "data": V2_ENTITIES[table](row)}
 
         return handler
 
     def _delete_handler(self, table: str) -> Handler:
-        def handler(rid: str, **_: Any) -> tuple[int, Any]:
+        def handler(rid: str, author: Author, **_: Any) -> tuple[int, Any]:
             if self.store.get(table, _int(rid)) is None:
                 return error(404, f"{table[:-1].title()} not found")
-            self.store.delete(table, _int(rid))
+            self.store.delete(table, _int(rid), by=author)
             return 200, {"success": True, "data": {"id": _int(rid)}}
 
         return handler
@@ -690,7 +703,7 @@ class Api:
         )
         return 200, {"success": True, "data": render.lead(row)}
 
-    def convert_lead(self, rid: str, body: Any, **_: Any) -> tuple[int, Any]:
+    def convert_lead(self, rid: str, body: Any, author: Author, **_: Any) -> tuple[int, Any]:
         lead = self.store.get("leads", rid)
         if lead is None or lead.get("is_deleted"):
             return error(404, "Lead not found")
@@ -721,12 +734,33 @@ class Api:
             source_lead_id=rid,
             custom_fields={},
         )
-        self.store.insert("deals", deal)
-        self.store.update("leads", rid, {"is_deleted": True})
+        self.store.insert("deals", deal, by=author)
+        self.store.update("leads", rid, {"is_deleted": True}, by=author)
         del self.store.tables["leads"][rid]  # converted leads leave the lead lists
         conversion = str(uuid.uuid4())
         self.store.conversions[conversion] = {"lead_id": rid, "deal_id": deal["id"]}
         return 200, {"success": True, "data": {"conversion_id": conversion}}
+
+    # -- change logs ----------------------------------------------------------------------------
+
+    def _changelog_handler(self, table: str) -> Handler:
+        """A record's field changes, newest first, paged by an opaque cursor (the position of
+        the next page's first entry, so entries logged meanwhile do not shift the pages)."""
+
+        def handler(rid: str, query: dict, **_: Any) -> tuple[int, Any]:
+            entries = self.store.history.entries(table, _int(rid))
+            if entries is None:
+                return error(404, f"{table[:-1].title()} not found")
+            limit = _limit(query, 500, default=100)
+            end = len(entries)
+            if query.get("cursor"):
+                end = _changelog_position(query["cursor"], end)
+            first = max(0, end - limit)
+            page = [_change(entries[n]) for n in range(end - 1, first - 1, -1)]
+            nxt = _changelog_cursor(first) if first else None
+            return 200, {"success": True, "data": page, "additional_data": {"next_cursor": nxt}}
+
+        return handler
 
     def conversion_status(self, rid: str, cid: str, **_: Any) -> tuple[int, Any]:
         job = self.store.conversions.get(cid)
@@ -838,6 +872,38 @@ def _after(rows: Sequence[dict], position: tuple[int, int], field: str | None, d
 
     target = tuple(-x for x in position) if desc else position
     return bisect.bisect_right(rows, target, key=key)
+
+
+def _change(entry: Entry) -> dict:
+    key, old, new, actor, at, source, agent, bulk = entry
+    return {
+        "field_key": key,
+        "old_value": old,
+        "new_value": new,
+        "actor_user_id": actor,
+        "time": v1_time(at),
+        "change_source": source,
+        "change_source_user_agent": agent,
+        "is_bulk_update_flag": bulk,
+    }
+
+
+def _changelog_cursor(number: int) -> str:
+    """The next page's first entry, by its number in the log (1 the oldest): `id:<number>`
+    encoded, like the API's own cursors."""
+    return base64.b64encode(f"id:{number}".encode()).decode().rstrip("=")
+
+
+def _changelog_position(cursor: str, count: int) -> int:
+    """The number of the entry a cursor names (one of the `count` in the log)."""
+    try:
+        text = base64.b64decode(cursor + "=" * (-len(cursor) % 4), validate=True).decode()
+        position = int(text.removeprefix("id:")) if text.startswith("id:") else -1
+    except ValueError:
+        position = -1
+    if not 0 < position <= count:
+        raise BadRequest("Invalid cursor")
+    return position
 
 
 def _matches(row: dict, term: str, exact: bool, fields: str | None) -> bool:

@@ -1,11 +1,15 @@
 """Changes while a sync runs: updates, creations, deletes, archives, ties on one update_time,
-and a clock that moves forward. `admin.py` exposes them over HTTP."""
+and a clock that moves forward. `admin.py` exposes them over HTTP.
+
+Each is made in the web app by one of the company's users (drawn from the seed), so the change
+logs of deals, persons and organizations show it with source `app`; a tie is a bulk edit."""
 
 from __future__ import annotations
 
 import random
 
 from .clock import Clock, parse_time
+from .history import Author
 from .store import Store
 
 TEXT_FIELD = {
@@ -25,6 +29,13 @@ class Churn:
         self.store = store
         self.clock = clock
         self._rng = random.Random(seed)
+        self._users = random.Random(f"{seed}:users")  # who makes each change
+
+    def _user(self) -> int:
+        return 1 + int(self._users.random() * len(self.store.tables["users"]))
+
+    def _author(self, bulk: bool = False) -> Author:
+        return Author(self._user(), bulk=bulk)
 
     def _pick(self, entity: str, ids: list | None, n: int | None) -> list:
         if ids is not None:
@@ -37,7 +48,8 @@ class Churn:
         field = TEXT_FIELD[entity]
         for rid in picked:
             row = self.store.get(entity, rid)
-            self.store.update(entity, rid, {field: f"{row.get(field) or ''} (edited)"})
+            edited = {field: f"{row.get(field) or ''} (edited)"}
+            self.store.update(entity, rid, edited, by=self._author())
         return picked
 
     def create(self, entity: str, n: int = 1) -> list:
@@ -53,14 +65,14 @@ class Churn:
             template.pop("update_ms", None)
             template.update(id=rid, is_deleted=False, is_archived=False)
             template[TEXT_FIELD[entity]] = f"New {entity[:-1]} {rid}"
-            self.store.insert(entity, template)
+            self.store.insert(entity, template, by=self._author())
             made.append(rid)
         return made
 
     def delete(self, entity: str, ids: list | None = None, n: int | None = None) -> list:
         picked = self._pick(entity, ids, n)
         for rid in picked:
-            self.store.delete(entity, rid)
+            self.store.delete(entity, rid, by=self._author())
         return picked
 
     def archive(self, entity: str, ids: list | None = None, n: int | None = None) -> list:
@@ -69,16 +81,20 @@ class Churn:
         picked = self._pick(entity, ids, n)
         for rid in picked:
             stamp = self.store.stamp(entity)
-            self.store.update(entity, rid, {"is_archived": True, "archive_ms": stamp}, stamp=stamp)
+            changes = {"is_archived": True, "archive_ms": stamp}
+            self.store.update(entity, rid, changes, stamp=stamp, by=self._author())
         return picked
 
     def tie(self, entity: str, n: int, update_time: str | None = None) -> list:
         """Give n records one update_time (now, or the one given): many records on one second,
-        straddling a page boundary when n is larger than a page."""
+        straddling a page boundary when n is larger than a page. It is a bulk edit that gives
+        them all one owner (those already theirs change only their update_time)."""
         stamp = parse_time(update_time) if update_time else self.store.stamp(entity)
         picked = self._pick(entity, None, n)
+        by = self._author(bulk=True)
+        owner = self._user()
         for rid in picked:
-            self.store.update(entity, rid, {}, stamp=stamp)
+            self.store.update(entity, rid, {"owner_id": owner}, stamp=stamp, by=by)
         return picked
 
     def advance_clock(self, seconds: float) -> int:

@@ -20,6 +20,7 @@ from .app import Api, error
 from .churn import Churn
 from .clock import Clock
 from .faults import FaultConfig, FaultInjector
+from .history import ENTITIES as LOGGED_ENTITIES
 from .limits import Limits
 from .store import Store
 
@@ -147,6 +148,24 @@ class Sandbox:
         }.get(entity)
         return renderer(row) if renderer else dict(row)
 
+    def changelog(self, entity: str, rid: int) -> list[dict]:
+        """The change log of a deal, person or organization (`entity` "deals", "persons" or
+        "organizations"), newest first, every page of what
+        `GET /api/v1/{entity}/{id}/changelog` serves (not counted as requests). KeyError if
+        there is no such record (never was, or purged)."""
+        if entity not in LOGGED_ENTITIES:
+            raise ValueError(f"entity must be one of {', '.join(LOGGED_ENTITIES)}")
+        path, query, out = f"/api/v1/{entity}/{rid}/changelog", {"limit": "500"}, []
+        while True:
+            status, body = self.api.handle("GET", path, query, None)
+            if status == 404:
+                raise KeyError(rid)
+            out += body["data"]
+            cursor = body["additional_data"]["next_cursor"]
+            if cursor is None:
+                return out
+            query = {**query, "cursor": cursor}
+
     # -- serving ------------------------------------------------------------------------------
 
     def serve(self, method: str, raw_path: str, headers: Any, body: bytes) -> tuple:
@@ -189,7 +208,9 @@ class Sandbox:
         except orjson.JSONDecodeError:
             status, data = error(400, "Request body is not valid JSON")
         else:
-            status, data = self.api.handle(method, path, query, payload)
+            status, data = self.api.handle(
+                method, path, query, payload, agent=headers.get("User-Agent")
+            )
         if fault == "nulldata" and status == 200 and method == "GET":
             data = {"success": True, "data": None}
         answer = orjson.dumps(data)

@@ -38,6 +38,7 @@ from .generator import (
     lead_uuid,
     resolve_counts,
 )
+from .history import APP_USER, Author, History
 from .table import ARCHIVED, DELETED, REMOVED, SortedView, Table, column
 
 DELETED_VISIBLE_MS = 30 * DAY_MS
@@ -122,6 +123,7 @@ class Store:
         # Generated times hang off the start of the current UTC day (or the fixed `now`), so one
         # seed gives the same records all day long while staying recent.
         self.generator = Generator(seed, clock.anchor_ms())
+        self.history = History(self)  # change logs of deals, persons and organizations
         self._build()
 
     # -- generation ---------------------------------------------------------------------------
@@ -707,34 +709,49 @@ class Store:
         ms = self.clock.now_ms()
         return ms if table in ("leads", "lead_labels") else ms // 1000 * 1000
 
-    def insert(self, table: str, row: dict) -> dict:
+    def insert(self, table: str, row: dict, by: Author = APP_USER) -> dict:
+        """A new record; deals, persons and organizations log the fields it was created with,
+        as changed `by` its author."""
         with self.lock:
             now = self.stamp(table)
             row.setdefault("add_ms", now)
             row.setdefault("update_ms", now)
             self.tables[table][row["id"]] = row
+            self.history.record(table, {}, row, by)
             return row
 
-    def update(self, table: str, rid: Any, changes: dict, stamp: int | None = None) -> dict:
+    def update(
+        self,
+        table: str,
+        rid: Any,
+        changes: dict,
+        stamp: int | None = None,
+        by: Author = APP_USER,
+    ) -> dict:
+        """Changes to a record, at a new update_time (now, or the stamp given); deals, persons
+        and organizations log each changed field at that time, as changed `by` its author."""
         with self.lock:
             # Copy on write: a list request that sorted the old rows keeps a consistent snapshot
             # while it filters and renders outside the lock.
-            row = {**self.tables[table][rid], **changes}
+            old = self.tables[table][rid]
+            row = {**old, **changes}
             row["update_ms"] = stamp if stamp is not None else self.stamp(table)
             self.tables[table][rid] = row
+            self.history.record(table, old, row, by)
             return row
 
-    def delete(self, table: str, rid: Any) -> None:
-        self.update(table, rid, {"is_deleted": True, "active_flag": False})
+    def delete(self, table: str, rid: Any, by: Author = APP_USER) -> None:
+        self.update(table, rid, {"is_deleted": True, "active_flag": False}, by=by)
 
     def purge_expired(self) -> int:
         """Deleted records older than 30 days are gone for good, as in the API."""
         cutoff = self.clock.now_ms() - DELETED_VISIBLE_MS
         gone = 0
         with self.lock:
-            for rows in self.tables.values():
+            for name, rows in self.tables.items():
                 for rid in rows.expired(cutoff):
                     del rows[rid]
+                    self.history.forget(name, rid)
                     gone += 1
         return gone
 

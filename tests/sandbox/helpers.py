@@ -38,7 +38,7 @@ def check(value, spec, where: str) -> None:
 
 
 def call(sb: Sandbox, method: str, path: str, token: str | None = None, **kwargs: Any):
-    headers = {"x-api-token": sb.token if token is None else token}
+    headers = {"x-api-token": sb.token if token is None else token, **kwargs.pop("headers", {})}
     return requests.request(method, sb.api_url + path, headers=headers, timeout=10, **kwargs)
 
 
