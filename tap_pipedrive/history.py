@@ -178,7 +178,10 @@ def stage_changes(
             stage = from_stage
         for change in (e for e in changes if e.get("field_key") == "pipeline_id"):
             pipeline = _int(change.get("old_value"))
-    if whole and deal.get("add_time"):
+    # The first stage at add_time, unless the log itself records the creation (a move from
+    # no stage), as a deal created through the API may.
+    created = rows and rows[-1][1] is None
+    if whole and deal.get("add_time") and not created:
         rows.append((deal["add_time"], None, stage, {}, pipeline))
     deal_id = deal["id"]
     for time, from_stage, to_stage, entry, in_pipeline in reversed(rows):

@@ -74,6 +74,16 @@ def test_two_moves_in_one_second_are_two_rows() -> None:
     assert [(r["from_stage_id"], r["to_stage_id"]) for r in rows] == [(None, 1), (1, 2), (2, 3)]
 
 
+def test_a_log_that_records_the_creation_gives_one_first_stage_row() -> None:
+    deal = {"id": 5, "stage_id": 2, "pipeline_id": 1, "add_time": "2026-01-01T00:00:00Z"}
+    entries = [
+        _entry("stage_id", "1", "2", "2026-02-01 00:00:00"),
+        _entry("stage_id", None, "1", "2026-01-01 00:00:00"),
+    ]
+    rows = list(history.stage_changes(entries, deal, whole=True))
+    assert [(r["from_stage_id"], r["to_stage_id"]) for r in rows] == [(None, 1), (1, 2)]
+
+
 def test_a_deal_that_never_moved_starts_and_stays_in_its_stage() -> None:
     deal = {"id": 3, "stage_id": 4, "pipeline_id": 1, "add_time": "2026-01-02T00:00:00Z"}
     (row,) = history.stage_changes([], deal, whole=True)
