@@ -237,6 +237,7 @@ class IncrementalStream(PipedriveStream):
         self._taken: set[Any] = set()  # a record read twice in a run goes to children once
         self._processed = 0
         self._history_from: str | None = None
+        self._bookmark: str | None = None
 
     # -- children: batches of the records read, never one request per record on every run ----
 
@@ -259,7 +260,11 @@ class IncrementalStream(PipedriveStream):
         if key not in self._taken and self.stream_maps[0].get_filter_result(record):
             self._taken.add(key)
             kept = {name: record.get(name) for name in self.BATCH_FIELDS}
-            self._pending[key] = {**kept, "history_from": self._history_from}
+            # Changed since the last run's bookmark: re-read in the lookback window only, a
+            # record's history was read when it changed (a record committed late inside the
+            # window has its history read when it next changes).
+            changed = not self._bookmark or (record.get("update_time") or "") > self._bookmark
+            self._pending[key] = {**kept, "history_from": self._history_from, "changed": changed}
         if len(self._pending) >= CHILD_BATCH or self._processed % self.STATE_MSG_FREQUENCY == 0:
             self.flush_batch()
         return []
@@ -282,7 +287,8 @@ class IncrementalStream(PipedriveStream):
             waiting = dict(self.history_backlog.take(CHILD_BATCH, newest_first))
             ids = ",".join(map(str, waiting))
             for context in self.partitions or [None]:
-                pages = self.client.v2_pages(self.list_path(context), {"ids": ids})
+                params = {**self.request_params(context), "ids": ids}  # deleted deals too
+                pages = self.client.v2_pages(self.list_path(context), params)
                 for record in itertools.chain.from_iterable(page.records for page in pages):
                     kept = {name: record.get(name) for name in self.BATCH_FIELDS}
                     for name in ("update_time", "add_time"):
@@ -290,6 +296,7 @@ class IncrementalStream(PipedriveStream):
                     self._pending[record["id"]] = {
                         **kept,
                         "history_from": waiting[record["id"]],
+                        "changed": True,
                     }
             self.logger.info(
                 "%s: reading the history of %d record(s) from the backlog (%d still waiting).",
@@ -360,6 +367,7 @@ class IncrementalStream(PipedriveStream):
     def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
         self.begin_partition(context)
         self._history_from = self.history_from(context)
+        self._bookmark = self.normal(self.get_starting_replication_key_value(context))
         yield from self.kept_in_order(super().get_records(context), context)
         self.flush_batch()  # the partition's last, partial batch
         if context == (self.partitions or [None])[-1]:

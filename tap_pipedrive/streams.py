@@ -308,7 +308,7 @@ class ChangesStream(ChildStream):
         custom = {field.key: field for field in parent.custom_columns}
         for record in self.parent_batch(context):
             entries = self._pipedrive_tap.change_log(self.entity, record)
-            for entry in entries:
+            for entry in entries or []:
                 yield history.change_record(entry, self.id_column, record["id"], custom)
 
 
@@ -347,7 +347,9 @@ class DealStageChangesStream(ChildStream):
     def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
         for deal in self.parent_batch(context):
             entries = self._pipedrive_tap.change_log("deals", deal)
-            yield from history.stage_changes(entries, deal, whole=deal["history_from"] is None)
+            if entries is not None:
+                whole = deal["history_from"] is None
+                yield from history.stage_changes(entries, deal, whole=whole)
 
 
 STREAMS: list[type[PipedriveStream]] = [

@@ -30,7 +30,7 @@ class TapPipedrive(Tap):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._field_definitions: dict[str, list[dict]] = {}
         self.records_emitted: Counter[str] = Counter()
-        self.change_logs: dict[tuple[str, Any], list[dict]] = {}
+        self.change_logs: dict[tuple[str, Any], list[dict] | None] = {}
         self.read_ahead = ReadAheadStreams()
         super().__init__(*args, **kwargs)
         _ = self.client  # settings are checked at start even when no stream needs the API
@@ -53,11 +53,14 @@ class TapPipedrive(Tap):
     def lookback_seconds(self) -> int:
         return settings.lookback_seconds(self.config)
 
-    def change_log(self, entity: str, record: dict) -> list[dict]:
+    def change_log(self, entity: str, record: dict) -> list[dict] | None:
         """A record's change entries for this run, read once for every stream that needs them
-        (the parent clears them after each batch). A record whose history does not fit the
-        run's budget goes to its parent's backlog and has none this run."""
+        (the parent clears them after each batch); None when they are not read in this run: the
+        record did not change since the last run (the lookback window), or its history did not
+        fit the run's budget and waits in its parent's backlog."""
         key = (entity, record["id"])
+        if not record["changed"]:
+            return None
         if key not in self.change_logs:
             cost = history.page_cost(entity)
             if self.history_budget.allows(cost):
@@ -67,7 +70,7 @@ class TapPipedrive(Tap):
                 self.change_logs[key] = entries
             else:
                 self.streams[entity].history_backlog.add(record["id"], record["history_from"])
-                self.change_logs[key] = []
+                self.change_logs[key] = None
         return self.change_logs[key]
 
     @cached_property
