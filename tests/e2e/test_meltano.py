@@ -144,3 +144,28 @@ def test_wrong_token_fails_with_one_readable_line_and_no_token(project) -> None:
     output = result.stdout + result.stderr
     assert "rejected the API token" in output
     assert secret not in output
+
+
+def test_history_streams_and_their_cap_through_meltano(project) -> None:
+    """deal_changes and deal_stage_changes into PostgreSQL under a small token cap: the backlog
+    is kept in Meltano's state and worked off run after run, until every change entry of every
+    deal is loaded once."""
+    sb: Sandbox = project["sandbox"]
+    history = {
+        "TAP_PIPEDRIVE__SELECT": '["deals.*", "deal_changes.*", "deal_stage_changes.*"]',
+        "TAP_PIPEDRIVE_HISTORY_MAX_TOKENS": "2000",  # 100 change-log pages a run
+    }
+    args = ("run", "--state-id-suffix", "history", "tap-pipedrive", "target-postgres")
+    waiting = []  # whether a backlog was left, after each run
+    while not waiting or (waiting[-1] and len(waiting) < 15):
+        result = run(project, *args, env=history)
+        assert result.returncode == 0, result.stderr[-3000:]
+        state = run(project, "state", "get", "dev:tap-pipedrive-to-target-postgres:history")
+        waiting.append("history_backlog" in state.stdout)
+    assert waiting[0], "the cap left a backlog for later runs"
+    assert not waiting[-1], "the backlog was worked off"
+    entries = sum(len(sb.changelog("deals", i)) for i in sb.ids("deals", include_deleted=True))
+    loaded = rows(project, "SELECT count(*), count(DISTINCT change_id) FROM {schema}.deal_changes")
+    assert loaded[0] == (entries, entries)
+    moves = rows(project, "SELECT count(DISTINCT deal_id) FROM {schema}.deal_stage_changes")
+    assert moves[0][0] == len(sb.ids("deals", include_deleted=True))  # each has its first stage
