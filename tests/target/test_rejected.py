@@ -31,16 +31,22 @@ def _ledger_rows(path) -> dict[str, tuple[str, dict]]:
     return {mid: (status, json.loads(detail)) for mid, status, detail in rows}
 
 
+def _refused_run(sb, tmp_path, cfg: dict, ids: tuple[str, str, str], gone_first: bool):
+    """A message to a person who is then purged, then a run where Pipedrive refuses the next
+    message to them (and takes one to someone else)."""
+    first, to_gone, to_other = ids
+    run(cfg, [message(first, "gone@gamma.example", [OURS])])
+    pid = _purge_person(sb, "gone@gamma.example")
+    refused = message(to_gone, "gone@gamma.example", [OURS], thread="g", hours=5)
+    taken = message(to_other, "bo@beta.example", [OURS], thread="b", hours=6 if gone_first else 4)
+    msgs = [refused, taken] if gone_first else [taken, refused]
+    return pid, msgs, target_command(cfg, tmp_path / "config.json", singer_lines(msgs))
+
+
 def test_skip_records_a_refused_message_as_rejected_and_goes_on(sandbox_factory, tmp_path) -> None:
     sb = sandbox_factory()
     cfg = config(sb, tmp_path, on_invalid_record="skip")
-    run(cfg, [message("r1", "gone@gamma.example", [OURS])])
-    pid = _purge_person(sb, "gone@gamma.example")
-    msgs = [
-        message("r2", "gone@gamma.example", [OURS], thread="g", hours=5),
-        message("r3", "bo@beta.example", [OURS], thread="b", hours=6),
-    ]
-    result = target_command(cfg, tmp_path / "config.json", singer_lines(msgs))
+    pid, msgs, result = _refused_run(sb, tmp_path, cfg, ("r1", "r2", "r3"), gone_first=True)
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout.strip().splitlines()[-1]) == {
         "bookmarks": {"messages": {"n": 2}}
@@ -64,13 +70,7 @@ def test_skip_records_a_refused_message_as_rejected_and_goes_on(sandbox_factory,
 def test_fail_stops_with_one_line_naming_the_refused_message(sandbox_factory, tmp_path) -> None:
     sb = sandbox_factory()
     cfg = config(sb, tmp_path)
-    run(cfg, [message("f1", "gone@gamma.example", [OURS])])
-    pid = _purge_person(sb, "gone@gamma.example")
-    msgs = [
-        message("f2", "bo@beta.example", [OURS], thread="b", hours=4),
-        message("f3", "gone@gamma.example", [OURS], thread="g", hours=5),
-    ]
-    result = target_command(cfg, tmp_path / "config.json", singer_lines(msgs))
+    pid, _, result = _refused_run(sb, tmp_path, cfg, ("f1", "f3", "f2"), gone_first=False)
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("target-pipedrive: message 'f3' was refused by Pipedrive: POST ")
