@@ -80,7 +80,11 @@ def test_tokens_per_message_stay_low(sandbox_factory, tmp_path) -> None:
 
 def test_existing_person_with_an_open_deal_gets_activities_on_it(sandbox_factory, tmp_path) -> None:
     sb = sandbox_factory()
-    deal = next(d for d in sb.store.tables["deals"].values() if d["status"] == "open")
+    deal = next(
+        d
+        for d in sb.store.tables["deals"].values()
+        if d["status"] == "open" and not d.get("is_deleted") and not d.get("is_archived")
+    )
     person = sb.store.get("persons", deal["person_id"])
     email = person["emails"][0]["value"]
     deals_before = len(of_person(sb, "deals", person["id"]))
