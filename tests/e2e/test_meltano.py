@@ -153,7 +153,7 @@ def test_history_streams_and_their_cap_through_meltano(project) -> None:
     sb: Sandbox = project["sandbox"]
     history = {
         "TAP_PIPEDRIVE__SELECT": '["deals.*", "deal_changes.*", "deal_stage_changes.*"]',
-        "TAP_PIPEDRIVE_HISTORY_MAX_TOKENS": "2000",  # 100 change-log pages a run
+        "TAP_PIPEDRIVE_HISTORY_MAX_TOKENS": "4000",  # 200 change-log pages a run
     }
     args = ("run", "--state-id-suffix", "history", "tap-pipedrive", "target-postgres")
     waiting = []  # whether a backlog was left, after each run

@@ -102,7 +102,7 @@ def test_a_capped_backfill_completes_over_several_runs_with_what_an_uncapped_one
 ) -> None:
     _, config, catalog = company
     whole = run(config, catalog=catalog)
-    capped = {**config, "history_max_tokens": 200}  # ten change-log pages a run
+    capped = {**config, "history_max_tokens": 500}  # 25 change-log pages a run
     outs, _ = _capped_runs(capped, catalog)
     assert len(outs) > 3
     for stream, key in (
