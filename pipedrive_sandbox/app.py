@@ -15,8 +15,8 @@ from typing import Any
 
 from . import render
 from .clock import parse_time, v1_time
+from .history import BROWSER, Author, Entry
 from .history import ENTITIES as LOGGED_ENTITIES
-from .history import Author, Entry
 from .store import FIELD_ENTITIES, Store
 from .table import ARCHIVED, DELETED, SortedView
 
@@ -149,6 +149,7 @@ class Api:
             r("DELETE", f"/api/v2/{table}/{{rid}}", self._delete_handler(table))
         for table in LOGGED_ENTITIES:
             r("GET", f"/api/v1/{table}/{{rid}}/changelog", self._changelog_handler(table))
+        r("GET", "/api/v1/deals/{rid}/flow", self.deal_flow)
         r("POST", "/api/v2/personFields", self.create_person_field_v2)
         r("POST", "/api/v1/personFields", self.create_person_field_v1)
         r("POST", "/api/v2/leads/{rid}/convert/deal", self.convert_lead)
@@ -762,6 +763,26 @@ class Api:
 
         return handler
 
+    def deal_flow(self, rid: str, query: dict, **_: Any) -> tuple[int, Any]:
+        """A deal's updates, newest first, in offset pages: its field changes as `dealChange`
+        items (the change log's entries, and the deal's creation as a change of `add_time`).
+        Only peers read it (40 tokens a page); its notes and activities are not among them."""
+        deal = self.store.get("deals", _int(rid))
+        entries = self.store.history.entries("deals", _int(rid))
+        if deal is None or entries is None:
+            return error(404, "Deal not found")
+        start = max(0, _int_param(query, "start", 0))
+        limit = _limit(query, 500, default=100)
+        created = ("add_time", None, v1_time(deal["add_ms"]), deal["owner_id"], deal["add_ms"])
+        items = [(*created, "app", BROWSER, False), *entries]
+        newest_first = range(len(items) - 1 - start, max(-1, len(items) - 1 - start - limit), -1)
+        page = [_flow_item(_int(rid), n, items[n]) for n in newest_first]
+        more = start + limit < len(items)
+        pagination = {"start": start, "limit": limit, "more_items_in_collection": more}
+        if more:
+            pagination["next_start"] = start + limit
+        return 200, {"success": True, "data": page, "additional_data": {"pagination": pagination}}
+
     def conversion_status(self, rid: str, cid: str, **_: Any) -> tuple[int, Any]:
         job = self.store.conversions.get(cid)
         if job is None or job["lead_id"] != rid:
@@ -886,6 +907,27 @@ def _change(entry: Entry) -> dict:
         "change_source_user_agent": agent,
         "is_bulk_update_flag": bulk,
     }
+
+
+def _flow_item(deal_id: int, number: int, entry: Entry) -> dict:
+    """A change log entry as a deal flow's `dealChange` item; its id is the deal's and the
+    entry's number together, so that it is the same on every read."""
+    key, old, new, actor, at, source, agent, bulk = entry
+    logged = v1_time(at)
+    change = {
+        "id": deal_id * 100_000 + number,
+        "item_id": deal_id,
+        "user_id": actor,
+        "field_key": key,
+        "old_value": old,
+        "new_value": new,
+        "is_bulk_update_flag": bulk or None,
+        "log_time": logged,
+        "change_source": source,
+        "change_source_user_agent": agent,
+        "additional_data": [],
+    }
+    return {"object": "dealChange", "timestamp": logged, "data": change}
 
 
 def _changelog_cursor(number: int) -> str:

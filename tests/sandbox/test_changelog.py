@@ -348,3 +348,40 @@ def _text(value) -> str | None:
     if isinstance(value, dict):
         return _text(value.get("value"))
     return str(value)
+
+
+def test_a_deal_flow_is_its_change_log_and_creation_in_offset_pages_for_40_tokens(
+    sandbox,
+) -> None:
+    """`/v1/deals/{id}/flow`, which peers read for stage history: the deal's change log entries
+    as `dealChange` items, newest first, and its creation as a change of `add_time`."""
+    rid = with_entries(sandbox, "deals", 3)
+    entries = whole(sandbox, "deals", rid)
+    sandbox.reset_stats()
+    items, start, pages = [], 0, 0
+    while True:
+        body = get(sandbox, f"/api/v1/deals/{rid}/flow", start=start, limit=2)
+        items += body["data"]
+        pages += 1
+        pagination = body["additional_data"]["pagination"]
+        if not pagination["more_items_in_collection"]:
+            break
+        start = pagination["next_start"]
+    assert sandbox.stats()["by_endpoint"]["GET /api/v1/deals/{id}/flow"]["tokens"] == 40 * pages
+    assert pages == (len(entries) + 1 + 1) // 2
+    assert {item["object"] for item in items} == {"dealChange"}
+    changes = [item["data"] for item in items]
+    assert [(c["field_key"], c["old_value"], c["new_value"], c["log_time"]) for c in changes] == [
+        *((e["field_key"], e["old_value"], e["new_value"], e["time"]) for e in entries),
+        ("add_time", None, v1(sandbox.get("deals", rid)["add_time"]), changes[-1]["log_time"]),
+    ]
+    assert all(c["item_id"] == rid for c in changes)
+    assert len({c["id"] for c in changes}) == len(changes)
+    assert get(sandbox, f"/api/v1/deals/{rid}/flow", limit=500)["data"] == items
+    if (SPECS / "v1.yaml").exists():  # the described response (GetDealUpdatesResponse)
+        spec = yaml.safe_load((SPECS / "v1.yaml").read_text())
+        op = spec["paths"]["/deals/{id}/flow"]["get"]
+        OAS30Validator(op["responses"]["200"]["content"]["application/json"]["schema"]).validate(
+            body
+        )
+    assert call(sandbox, "GET", "/api/v1/deals/999999999/flow").status_code == 404
