@@ -176,9 +176,11 @@ def ours(
     streams: set[str] | None = None,
     state: dict | None = None,
     variant: str = "default",
+    selected: dict | None = None,
     **settings: Any,
 ) -> TapRun:
-    """A run of our tap on this sandbox: the given streams (default: its default selection)."""
+    """A run of our tap on this sandbox: the given streams (default: its default selection), or
+    a catalog already `selected` (so that discovery is not among what the sandbox counts)."""
     config = {
         "api_url": sb.api_url,
         "api_token": sb.token,
@@ -187,8 +189,10 @@ def ours(
         **settings,
     }
     argv = [sys.executable, "-c", OURS, variant, "--config", write_json(workdir / "c.json", config)]
-    if streams is not None:
-        argv += ["--catalog", write_json(workdir / "catalog.json", catalog(config, streams))]
+    if selected is None and streams is not None:
+        selected = catalog(config, streams)
+    if selected is not None:
+        argv += ["--catalog", write_json(workdir / "catalog.json", selected)]
     if state is not None:
         argv += ["--state", write_json(workdir / "state.json", state)]
     run = run_tap(argv)

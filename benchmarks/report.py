@@ -99,7 +99,78 @@ def goals(r: dict[str, Any]) -> list[tuple[str, str, str]]:
             verdict(x >= 10),
         )
     )
+    rows += history_goals(r.get("history"))
     return rows
+
+
+def history_goals(h: dict[str, Any] | None) -> list[tuple[str, str, str]]:
+    if not h:
+        return []
+    ours, peer = h["ours"], h["peer"]
+    first, hourly = (
+        ours["first"]["history_tokens_per_deal"],
+        ours["hourly"]["history_tokens_per_deal"],
+    )
+    return [
+        (
+            "history: first run ≤ 20 tokens per deal (the peer's dealflow: 40 a deal)",
+            f"{first} tokens/deal ({ours['first']['history_tokens']:,} for {h['deals']:,} "
+            f"deals) vs the peer's {peer['first']['history_tokens_per_deal']}",
+            verdict(first <= 20),
+        ),
+        (
+            "history: hourly run ≤ 20 tokens per changed deal",
+            f"{hourly} tokens per changed deal ({ours['moved']} changed) vs the peer's "
+            f"{peer['hourly']['history_tokens_per_deal']}",
+            verdict(hourly <= 20),
+        ),
+    ]
+
+
+def history_section(h: dict[str, Any] | None) -> list[str]:
+    if not h:
+        return []
+    rows = [
+        [
+            who,
+            run,
+            h[key][run]["records"],
+            h[key][run]["requests"],
+            f"{h[key][run]['tokens']:,}",
+            f"{h[key][run]['history_requests']:,}",
+            f"{h[key][run]['history_tokens']:,}",
+            h[key][run]["history_tokens_per_deal"],
+            h[key][run]["seconds"],
+        ]
+        for key, who in (("ours", "ours"), ("peer", "singer-io 2.1.0 `dealflow`"))
+        for run in ("first", "hourly")
+    ]
+    return [
+        f"## Deal history ({h['deals']:,} deals; hourly: after {h['ours']['moved']} deals, "
+        f"{h['changed_share']:.0%} of the live ones, moved a stage through the API)",
+        "",
+        "Ours: `deals`, `deal_changes`, `deal_stage_changes`, history cap lifted. The peer: "
+        "`dealflow` (its deal list and one `/v1/deals/{id}/flow` per deal added or moved). "
+        "History requests and tokens are those of the per-deal endpoint alone (the change log, "
+        "or the flow); per deal read in the first run, per deal changed in the hourly one. "
+        "Command: `.venv/bin/python benchmarks/history.py`.",
+        "",
+        table(
+            [
+                "tap",
+                "run",
+                "records",
+                "requests",
+                "tokens",
+                "history requests",
+                "history tokens",
+                "history tokens/deal",
+                "seconds",
+            ],
+            rows,
+        ),
+        "",
+    ]
 
 
 def goal_row(rate_limited: list[dict[str, Any]]) -> dict[str, Any]:
@@ -292,6 +363,7 @@ def markdown(r: dict[str, Any]) -> str:
         f"{tg['ours']['rerun']['tokens']} tokens, objects created: "
         f"{tg['ours']['rerun']['created'] or 'none'}.",
         "",
+        *history_section(r.get("history")),
     ]
     return "\n".join(parts)
 

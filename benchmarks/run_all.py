@@ -5,8 +5,8 @@
 Sections (each on a fresh sandbox process with seed 1, so every contender reads the same data):
 throughput and peak RSS against singer-io tap-pipedrive 2.1.0 and across SDK settings; API cost
 against the peer and the lower bound; wall time under a plan's rate limit with 100 ms latency;
-scale at 100k and 1M records; the target's tokens per message. `--quick` shrinks the sizes for
-a smoke run (its figures are not the ones to quote).
+scale at 100k and 1M records; the target's tokens per message; deal history against the peer's
+`dealflow`. `--quick` shrinks the sizes for a smoke run (its figures are not the ones to quote).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import harness
+import history
 import peer
 import report
 import target_cost
@@ -267,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
             ("rate_limited", lambda: rate_limited(totals[0], "lite", [0.1, 0.4], work)),
             ("scale", lambda: scale(totals, work)),
             ("target", target_cost.compare),
+            ("history", lambda: history.compare(size, work)),
         )
         for name, step in steps:
             started = time.perf_counter()
