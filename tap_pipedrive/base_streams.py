@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from .tap import TapPipedrive
 
 DELETED_AT = "_sdc_deleted_at"
+# Where a reconciliation reads from: before any record of any account.
+WHOLE_LIST_SINCE = "1970-01-01T00:00:00Z"
 CHILD_BATCH = 100  # parent records per child sync: the bulk deal-products endpoint's maximum
 
 
@@ -42,6 +44,9 @@ class PipedriveStream(Stream):
     deleted_flag: ClassVar[str | None] = None  # "is_deleted", or "!active_flag" for v1 lists
     read_ahead: ClassVar[bool] = True  # get_records reads `source` through `read`
     reads_history: ClassVar[bool] = False  # a change-log child (its parent keeps a backlog)
+    # Read whole, its rows are what exists: ACTIVATE_VERSION may retire the rest. Not so for a
+    # stream of changes, which only ever adds rows.
+    activates_version: ClassVar[bool] = True
 
     def __init__(self, tap: TapPipedrive) -> None:
         self._pipedrive_tap = tap
@@ -65,6 +70,39 @@ class PipedriveStream(Stream):
         if not context:
             return f"'{self.name}'"
         return f"'{self.name}' ({', '.join(f'{k}={v}' for k, v in sorted(context.items()))})"
+
+    # -- whole reads tell the loader which rows still exist -------------------------------------
+
+    @property
+    def emit_activate_version_messages(self) -> bool:
+        """Never the SDK's way: it sends ACTIVATE_VERSION before the first record, so a run
+        that failed on the way would leave every row of the table retired. `sync` sends it
+        after the stream was read whole."""
+        return False
+
+    def reads_whole(self) -> bool:
+        """Whether this run reads every record of the stream (not only changes)."""
+        return self.replication_method == "FULL_TABLE" or self._pipedrive_tap.reconciling
+
+    def sync(self, context: dict | None = None) -> None:
+        """The SDK's sync; when versions are on and the stream (with its children that keep
+        rows) is read whole, its records carry this run's table version and, once every
+        partition was read, ACTIVATE_VERSION tells the loader the rest no longer exist."""
+        tap = self._pipedrive_tap
+        whole = context is None and not self.parent_stream_type and self.reads_whole()
+        if not (whole and tap.activates_versions):
+            super().sync(context)
+            return
+        versioned = [
+            stream
+            for stream in (self, *self.child_streams)
+            if stream.selected and stream.activates_version
+        ]
+        for stream in versioned:
+            sdk_internals.set_table_version(stream, tap.table_version)
+        super().sync(context)
+        for stream in versioned:
+            sdk_internals.activate_version(stream, tap.table_version)
 
     # -- schema -------------------------------------------------------------------------------
 
@@ -152,6 +190,8 @@ class PipedriveStream(Stream):
         return self._since[key]
 
     def _work_out_since(self, context: dict | None) -> str:
+        if self._pipedrive_tap.reconciling:
+            return WHOLE_LIST_SINCE  # every record, also those last changed before the anchor
         anchor = pendulum.parse(self._pipedrive_tap.anchor)
         bookmark = self.get_starting_replication_key_value(context)
         if not bookmark:
@@ -264,6 +304,7 @@ class IncrementalStream(PipedriveStream):
             # record's history was read when it changed (a record committed late inside the
             # window has its history read when it next changes).
             changed = not self._bookmark or (record.get("update_time") or "") > self._bookmark
+            changed = changed and not self._pipedrive_tap.reconciling  # lists, not changes
             self._pending[key] = {**kept, "history_from": self._history_from, "changed": changed}
         if len(self._pending) >= CHILD_BATCH or self._processed % self.STATE_MSG_FREQUENCY == 0:
             self.flush_batch()
@@ -279,6 +320,8 @@ class IncrementalStream(PipedriveStream):
         then their children read as for any batch. A record no longer listed (purged) leaves
         the backlog."""
         readers_of_history = [c for c in self.child_streams if c.reads_history and c.selected]
+        if self._pipedrive_tap.reconciling:
+            return  # a reconciliation reads lists, not changes
         budget = self._pipedrive_tap.history_budget
         newest_first = self.config.get("history_backlog_order") == "newest"
         while readers_of_history and len(self.history_backlog):
@@ -320,12 +363,15 @@ class IncrementalStream(PipedriveStream):
         back up."""
         state = self.get_context_state(context)
         since = self.normal(self.since(context))
-        self.logger.info(
-            "Starting incremental sync of %s: bookmark %s, reading from %s.",
-            self.describe(context),
-            state.get("replication_key_value") or "none yet",
-            since,
-        )
+        if self._pipedrive_tap.reconciling:
+            self.logger.info("Reconciling %s: reading the whole list.", self.describe(context))
+        else:
+            self.logger.info(
+                "Starting incremental sync of %s: bookmark %s, reading from %s.",
+                self.describe(context),
+                state.get("replication_key_value") or "none yet",
+                since,
+            )
         if state.get("replication_key_value") and state["replication_key_value"] > since:
             state["replication_key_value"] = since
 

@@ -15,6 +15,9 @@ SDK upgrade that changes them breaks here, and tests/tap/test_sdk_internals.py s
   (`Stream._write_starting_replication_value`, the same value the SDK writes later).
 - Deal products are synced per batch of 100 deals from the deals stream
   (`Stream._sync_children`), not per deal record.
+- ACTIVATE_VERSION goes after a stream's last record, not before its first as the SDK sends it:
+  the records carry the version (`Stream._stream_version`) and the message is written with
+  `Stream._write_activate_version_message` once the stream was read whole.
 """
 
 from __future__ import annotations
@@ -59,6 +62,15 @@ def write_starting_value(stream: Any, context: dict | None) -> None:
 
 def sync_children(stream: Any, child_context: dict) -> None:
     stream._sync_children(child_context)
+
+
+def set_table_version(stream: Any, version: int) -> None:
+    """The version the stream's RECORD messages carry from now on."""
+    stream._stream_version = version
+
+
+def activate_version(stream: Any, version: int) -> None:
+    stream._write_activate_version_message(version)
 
 
 def stop_trusting_sort(stream: Any) -> None:

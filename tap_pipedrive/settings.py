@@ -24,8 +24,18 @@ SETTINGS = with_client_settings(
             "emit_activate_version_messages",
             th.BooleanType,
             default=False,
-            description="The SDK's switch for full-refresh runs: send ACTIVATE_VERSION, so the "
-            "loader retires rows the run did not read (meltano.yml's reference job sets it).",
+            description="The SDK's switch for full-refresh runs: after a stream was read whole, "
+            "send ACTIVATE_VERSION, so the loader retires rows the run did not read "
+            "(meltano.yml's reference job sets it).",
+        ),
+        th.Property(
+            "reconcile",
+            th.BooleanType,
+            default=False,
+            description="A reconciliation run: read the selected streams whole (every record, "
+            "whatever the bookmarks and anchor_date) and tell the loader with ACTIVATE_VERSION "
+            "which rows still exist, so rows deleted in Pipedrive get _sdc_deleted_at. For its "
+            "own job with its own state (meltano.yml's tap-pipedrive-reconcile).",
         ),
         th.Property(
             "anchor_date",

@@ -300,6 +300,7 @@ class ChangesStream(ChildStream):
 
     primary_keys: ClassVar[list[str]] = ["change_id"]
     reads_history = True
+    activates_version = False
     entity: ClassVar[str]  # deals, persons, organizations
     id_column: ClassVar[str]
 
@@ -343,6 +344,7 @@ class DealStageChangesStream(ChildStream):
     parent_stream_type = DealsStream
     primary_keys: ClassVar[list[str]] = ["stage_change_id"]
     reads_history = True
+    activates_version = False
 
     def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
         for deal in self.parent_batch(context):

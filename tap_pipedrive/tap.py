@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections import Counter
 from functools import cached_property
 from typing import Any
@@ -48,6 +49,21 @@ class TapPipedrive(Tap):
     @cached_property
     def anchor(self) -> str:
         return settings.anchor_date(self.config)
+
+    @cached_property
+    def reconciling(self) -> bool:
+        """A reconciliation run: the selected streams are read whole (see `reconcile`)."""
+        return bool(self.config.get("reconcile", False))
+
+    @cached_property
+    def activates_versions(self) -> bool:
+        return self.reconciling or bool(self.config.get("emit_activate_version_messages"))
+
+    @cached_property
+    def table_version(self) -> int:
+        """This run's table version (seconds since the epoch, as the SDK's): a later run's is
+        greater, so the loader retires the rows it did not read."""
+        return int(time.time())
 
     @cached_property
     def lookback_seconds(self) -> int:

@@ -30,6 +30,12 @@ def _params(function) -> list[str]:
         ),
         (Stream, "_sync_children", ["self", "child_context"], "deal products per 100 deals"),
         (metrics.Counter, "_pop", ["self"], "per-partition METRIC counts"),
+        (
+            Stream,
+            "_write_activate_version_message",
+            ["self", "full_table_version"],
+            "ACTIVATE_VERSION after a stream was read whole",
+        ),
     ],
 )
 def test_private_methods_the_tap_calls_exist(owner, name, params, why) -> None:
@@ -52,6 +58,16 @@ def test_the_state_manager_reads_its_sort_flag_where_the_tap_turns_it_off(sandbo
     # Unsorted now: an older record is taken into the progress markers, not raised on.
     manager.increment_state(older, context=None, replication_key="update_time")
     assert "progress_markers" in stream.get_context_state(None)
+
+
+def test_records_carry_the_version_the_tap_sets(sandbox) -> None:
+    from tap_pipedrive.tap import TapPipedrive
+
+    stream = TapPipedrive(config=config_for(sandbox)).streams["pipelines"]
+    assert stream._stream_version is None, "SDK upgrade: the stream version moved"
+    sdk_internals.set_table_version(stream, 1234)
+    messages = list(stream._generate_record_messages({"id": 1, "name": "Sales"}))
+    assert [m.version for m in messages] == [1234], "SDK upgrade: records no longer carry it"
 
 
 def test_the_sdk_start_line_the_tap_filters_is_the_one_the_sdk_logs() -> None:
