@@ -80,6 +80,8 @@ def _churn(churn: Churn, data: dict) -> tuple[int, Any]:
             return 200, {"ids": churn.create(entity, int(data.get("n", 1)))}
         if action == "tie":
             return 200, {"ids": churn.tie(entity, int(data.get("n", 1)), data.get("update_time"))}
+        if action == "merge":
+            return 200, {"ids": churn.merge(entity, data.get("ids"))}
         if action in ("update", "delete", "archive"):
             return 200, {"ids": getattr(churn, action)(entity, data.get("ids"), data.get("n"))}
     except (KeyError, ValueError) as exc:

@@ -17,7 +17,7 @@ from . import render
 from .clock import parse_time, v1_time
 from .history import BROWSER, Author, Entry
 from .history import ENTITIES as LOGGED_ENTITIES
-from .store import FIELD_ENTITIES, Store
+from .store import FIELD_ENTITIES, MERGEABLE, Store
 from .table import ARCHIVED, DELETED, SortedView
 
 Handler = Callable[..., tuple[int, Any]]
@@ -171,6 +171,16 @@ class Api:
         r("GET", "/api/v1/notes/{rid}", self._v1_get_handler("notes", render.note, int_id=True))
         r("POST", "/api/v1/notes", self.create_note)
         r("PUT", "/api/v1/notes/{rid}", self.update_note)
+        r("DELETE", "/api/v1/notes/{rid}", self._v1_delete_handler("notes", lambda _: True))
+        r("DELETE", "/api/v1/files/{rid}", self._v1_delete_handler("files", lambda i: {"id": i}))
+        r(
+            "DELETE",
+            "/api/v1/leads/{rid}",
+            self._v1_delete_handler("leads", lambda i: {"id": i}, int_id=False),
+        )
+        r("DELETE", "/api/v2/deals/{rid}/products/{aid}", self.delete_deal_product)
+        for table in MERGEABLE:
+            r("PUT", f"/api/v1/{table}/{{rid}}/merge", self._merge_handler(table))
         r(
             "GET",
             "/api/v1/files",
@@ -551,6 +561,74 @@ class Api:
             return 200, {"success": True, "data": {"id": _int(rid)}}
 
         return handler
+
+    def _v1_delete_handler(
+        self, table: str, answer: Callable[[Any], Any], int_id: bool = True
+    ) -> Handler:
+        """A v1 delete, kept 30 days out of the lists like the v2 ones; `answer` makes the
+        response's `data` from the id (notes `true`, files and leads `{"id"}`). A record already
+        deleted is not found: deleting it again would restart its 30 days."""
+        # Leads answer with their described 404 (LeadNotFoundResponse's example).
+        missing = (
+            "requested lead not found" if table == "leads" else f"{table[:-1].title()} not found"
+        )
+
+        def handler(rid: str, author: Author, **_: Any) -> tuple[int, Any]:
+            key = _int(rid) if int_id else rid
+            row = self.store.get(table, key)
+            if row is None or row.get("is_deleted"):
+                return error(404, missing)
+            self.store.delete(table, key, by=author)
+            return 200, {"success": True, "data": answer(key)}
+
+        return handler
+
+    def delete_deal_product(self, rid: str, aid: str, author: Author, **_: Any) -> tuple[int, Any]:
+        """One product off a deal: gone from the deal's products, and the deal recalculated."""
+        deal_id, attachment_id = _int(rid), _int(aid)
+        deal = self.store.get("deals", deal_id)
+        if deal is None or deal.get("is_deleted"):
+            return error(404, "Deal not found")
+        attachment = self.store.get("deal_products", attachment_id)
+        if attachment is None or attachment["deal_id"] != deal_id:
+            return error(404, "Product attachment not found")
+        self.store.remove_deal_product(deal_id, attachment_id, by=author)
+        return 200, {"success": True, "data": {"id": attachment_id}}
+
+    def _merge_handler(self, table: str) -> Handler:
+        """`{id}` is merged into `merge_with_id`, which survives with its own values where both
+        have one (the description's tutorial); `{id}` is deleted. Persons answer with the
+        survivor as a v1 person, organizations with its id."""
+        noun = table[:-1]
+
+        def handler(rid: str, body: Any, author: Author, **_: Any) -> tuple[int, Any]:
+            merged, into = _int(rid), _object(body).get("merge_with_id")
+            if into is None:
+                raise BadRequest("merge_with_id is required")
+            if type(into) is not int:
+                raise BadRequest("merge_with_id must be an integer")
+            if into == merged:
+                raise BadRequest(f"Cannot merge a {noun} with itself")
+            for key in (merged, into):
+                row = self.store.get(table, key)
+                if row is None or row.get("is_deleted"):
+                    return error(404, f"{noun.title()} not found")
+            survivor = self.store.merge(table, merged, into, by=author)
+            if table == "organizations":
+                return 200, {"success": True, "data": {"id": into}}
+            return 200, {"success": True, "data": self._merged_person(survivor, merged)}
+
+        return handler
+
+    def _merged_person(self, row: dict, merged: int) -> dict:
+        org = self.store.get("organizations", row["org_id"]) if row.get("org_id") else None
+        owner = self.store.get("users", row["owner_id"])
+        return render.merged_person(
+            row,
+            merged,
+            org_name=org["name"] if org else None,
+            owner_name=owner["name"] if owner else None,
+        )
 
     def _validated(
         self, table: str, body: dict, creating: bool, current: dict | None = None

@@ -1,5 +1,5 @@
-"""Changes while a sync runs: updates, creations, deletes, archives, ties on one update_time,
-and a clock that moves forward. `admin.py` exposes them over HTTP.
+"""Changes while a sync runs: updates, creations, deletes, merges, archives, ties on one
+update_time, and a clock that moves forward. `admin.py` exposes them over HTTP.
 
 Each is made in the web app by one of the company's users (drawn from the seed), so the change
 logs of deals, persons and organizations show it with source `app`; a tie is a bulk edit."""
@@ -10,7 +10,7 @@ import random
 
 from .clock import Clock, parse_time
 from .history import Author
-from .store import Store
+from .store import MERGEABLE, Store
 
 TEXT_FIELD = {
     "deals": "title",
@@ -74,6 +74,17 @@ class Churn:
         for rid in picked:
             self.store.delete(entity, rid, by=self._author())
         return picked
+
+    def merge(self, entity: str, ids: list | None = None) -> list:
+        """Merge duplicates: `ids` is [merged away, kept] (two live records drawn if not
+        given). The first is deleted; the second takes its values where it has none."""
+        if entity not in MERGEABLE:
+            raise ValueError("only persons and organizations can be merged")
+        pair = self._pick(entity, ids, 2)
+        if len(pair) != 2 or pair[0] == pair[1]:
+            raise ValueError("merge needs two different records")
+        self.store.merge(entity, pair[0], pair[1], by=self._author())
+        return pair
 
     def archive(self, entity: str, ids: list | None = None, n: int | None = None) -> list:
         if entity not in ("deals", "leads"):

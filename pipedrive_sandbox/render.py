@@ -349,6 +349,71 @@ def mail_message(row: dict) -> dict:
     )
 
 
+# The merged person's fields the description allows to be null: null when the sandbox has no
+# value. Its other fields without a value (counts of related records, company_id) are left out.
+MERGED_PERSON_NULLABLE = (
+    "picture_id",
+    "label",
+    "org_name",
+    "cc_email",
+    "last_name",
+    "last_incoming_mail_time",
+    "last_outgoing_mail_time",
+    "next_activity_date",
+    "next_activity_time",
+    "next_activity_id",
+    "last_activity_id",
+    "last_activity_date",
+)
+
+
+def merged_person(row: dict, merged_id: int, org_name: str | None, owner_name: str | None) -> dict:
+    """The person a merge kept, as `PUT /v1/persons/{id}/merge` answers (MergePersonsResponse):
+    a v1 person, `merge_what_id` the person merged into it."""
+    name = row.get("name") or ""
+    values = {
+        "id": row["id"],
+        "active_flag": True,
+        "phone": row.get("phones") or [],
+        "email": row.get("emails") or [],
+        "first_char": name[:1].lower(),
+        "add_time": v1_time(row["add_ms"]),
+        "update_time": v1_time(row["update_ms"]),
+        "visible_to": "3",
+        "picture_id": _picture(row),
+        "label_ids": [],
+        "org_name": org_name,
+        "owner_name": owner_name,
+        "owner_id": row["owner_id"],
+        "org_id": row.get("org_id"),
+        "merge_what_id": merged_id,
+        "name": name,
+        "first_name": row.get("first_name"),
+        "last_name": row.get("last_name"),
+    }
+    for key in MERGED_PERSON_NULLABLE:
+        values.setdefault(key, None)
+    return {k: v for k, v in values.items() if v is not None or k in MERGED_PERSON_NULLABLE}
+
+
+def _picture(row: dict) -> dict | None:
+    """A person's picture as v1 shows it (PictureDataWithID); v2 gives only its id."""
+    pid = row.get("picture_id")
+    if pid is None:
+        return None
+    url = f"https://pictures.sandbox.example/{pid}"
+    return {
+        "id": pid,
+        "item_type": "person",
+        "item_id": row["id"],
+        "active_flag": True,
+        "add_time": v1_time(row["add_ms"]),
+        "update_time": v1_time(row["add_ms"]),
+        "added_by_user_id": row["owner_id"],
+        "pictures": {"128": f"{url}_128.jpg", "512": f"{url}_512.jpg"},
+    }
+
+
 def search_item(kind: str, row: dict) -> dict:
     item: dict[str, Any] = {"id": row["id"], "type": kind}
     if kind == "person":

@@ -44,6 +44,11 @@ from .table import ARCHIVED, DELETED, REMOVED, SortedView, Table, column
 DELETED_VISIBLE_MS = 30 * DAY_MS
 MAIN = ("organizations", "persons", "deals", "activities", "products", "leads", "notes", "files")
 DELETABLE = {"deals", "persons", "organizations", "activities", "products", "notes", "files"}
+MERGEABLE = ("persons", "organizations")
+# What a merge never takes from the record merged away: its identity, times and state.
+MERGE_KEEPS = frozenset(
+    {"id", "add_ms", "update_ms", "is_deleted", "active_flag", "custom_fields", "owner_id"}
+)
 # Columns kept per generated entity beyond times and flags: what relations and lists read.
 RELATIONS = {
     "organizations": ("company",),
@@ -743,6 +748,25 @@ class Store:
     def delete(self, table: str, rid: Any, by: Author = APP_USER) -> None:
         self.update(table, rid, {"is_deleted": True, "active_flag": False}, by=by)
 
+    def merge(self, table: str, rid: Any, into: Any, by: Author = APP_USER) -> dict:
+        """Merge record `rid` into `into`, as the API's merge does: `into` keeps its values and
+        takes the other's where it has none, at a new update_time; `rid` is deleted."""
+        with self.lock:
+            rows = self.tables[table]
+            survivor = self.update(table, into, _merged(rows[into], rows[rid]), by=by)
+            self.delete(table, rid, by=by)
+            return survivor
+
+    def remove_deal_product(self, deal_id: int, attachment_id: int, by: Author = APP_USER) -> dict:
+        """Take a product off a deal: the attachment is gone (not kept as deleted), and the
+        deal's value becomes the sum of the products left, at a new update_time, as the API
+        recalculates it."""
+        with self.lock:
+            del self.tables["deal_products"][attachment_id]
+            left = [self.get("deal_products", k) for k in self.deal_product_ids([deal_id])]
+            value = float(sum(p["quantity"] * p["item_price"] for p in left))
+            return self.update("deals", deal_id, {"value": value}, by=by)
+
     def purge_expired(self) -> int:
         """Deleted records older than 30 days are gone for good, as in the API."""
         cutoff = self.clock.now_ms() - DELETED_VISIBLE_MS
@@ -766,6 +790,25 @@ def _name_code(entity: str, rng: random.Random) -> int:
         first, last = choose(rng, range(len(FIRST))), choose(rng, range(len(LAST)))
         return first * len(LAST) + last
     return choose(rng, range(len(SUFFIX)))
+
+
+def _merged(keep: dict, other: dict) -> dict:
+    """What a merge changes on the record kept: the other's values of the fields it has none
+    for (custom fields one by one); where both have a value, its own stays."""
+    changes = {
+        k: v
+        for k, v in other.items()
+        if k not in MERGE_KEEPS and _empty(keep.get(k)) and not _empty(v)
+    }
+    own, theirs = keep.get("custom_fields") or {}, other.get("custom_fields") or {}
+    filled = {k: v for k, v in theirs.items() if _empty(own.get(k)) and not _empty(v)}
+    if filled:
+        changes["custom_fields"] = {**own, **filled}
+    return changes
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value in ("", [], {})
 
 
 def _party(pid: int, email: str, name: str, at_ms: int) -> dict:
