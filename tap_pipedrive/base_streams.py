@@ -293,8 +293,8 @@ class IncrementalStream(PipedriveStream):
         synced here directly, before any state that covers them is written. (Not yielded per
         record, so that a stream map filtering out the record that closes a batch does not drop
         the whole batch.)"""
-        if not self.child_streams:
-            return []
+        if not self.reads_for_children:
+            return []  # nothing kept per record: memory stays flat however many are read
         self._processed += 1
         key = record.get("id")
         if key not in self._taken and self.stream_maps[0].get_filter_result(record):
@@ -309,6 +309,10 @@ class IncrementalStream(PipedriveStream):
         if len(self._pending) >= CHILD_BATCH or self._processed % self.STATE_MSG_FREQUENCY == 0:
             self.flush_batch()
         return []
+
+    @cached_property
+    def reads_for_children(self) -> bool:
+        return any(c.selected or c.has_selected_descendents for c in self.child_streams)
 
     @cached_property
     def history_backlog(self) -> history.Backlog:

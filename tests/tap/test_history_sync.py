@@ -4,6 +4,8 @@ several runs, killed or not, with exactly what an uncapped run reads."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import subprocess
 
@@ -152,3 +154,22 @@ def test_a_backfill_killed_mid_run_resumes_its_backlog_and_loses_nothing(company
     for out in resumed:
         got |= set(_ids(out, "deal_changes", "change_id"))
     assert got == set(_ids(whole, "deal_changes", "change_id"))
+
+
+def test_a_parent_keeps_nothing_per_record_when_no_child_is_selected(sandbox) -> None:
+    """The ids a parent hands its children are kept only while a child reads: a plain deals
+    sync keeps none (its memory stays flat however many deals it reads)."""
+    from tap_pipedrive.tap import TapPipedrive
+
+    config = config_for(sandbox)
+    tap = TapPipedrive(config=config, catalog=catalog_selecting(config, {"deals", "persons"}))
+    with contextlib.redirect_stdout(io.StringIO()):
+        tap.sync_all()
+    assert tap.records_emitted["deals"] > 0
+    assert tap.streams["deals"]._taken == set()
+    with_children = TapPipedrive(
+        config=config, catalog=catalog_selecting(config, {"deals", "deal_products"})
+    )
+    with contextlib.redirect_stdout(io.StringIO()):
+        with_children.sync_all()
+    assert len(with_children.streams["deals"]._taken) == with_children.records_emitted["deals"]
