@@ -9,6 +9,7 @@ import uuid
 
 import psycopg
 import pytest
+import requests
 
 from pipedrive_sandbox import Sandbox
 
@@ -169,3 +170,99 @@ def test_history_streams_and_their_cap_through_meltano(project) -> None:
     assert loaded[0] == (entries, entries)
     moves = rows(project, "SELECT count(DISTINCT deal_id) FROM {schema}.deal_stage_changes")
     assert moves[0][0] == len(sb.ids("deals", include_deleted=True))  # each has its first stage
+
+
+RECONCILED = [*MAIN, "deal_products"]
+
+
+def _live(project: dict) -> dict[str, set]:
+    """Per reconciled table, the ids of rows not marked deleted (as text: leads have uuids)."""
+    return {
+        table: {
+            str(r[0])
+            for r in rows(
+                project, f"SELECT id FROM {{schema}}.{table} WHERE _sdc_deleted_at IS NULL"
+            )
+        }
+        for table in RECONCILED
+    }
+
+
+def _api(sb: Sandbox, method: str, path: str, **body) -> dict:
+    answer = requests.request(
+        method, sb.api_url + path, json=body or None, headers={"x-api-token": sb.token}, timeout=30
+    )
+    assert answer.status_code == 200, (path, answer.text)
+    return answer.json()
+
+
+def _deletable(sb: Sandbox) -> dict[str, str]:
+    """One record of each kind that nothing else hangs on, so its deletion retires it alone."""
+    attached = {p["product_id"] for p in sb.store.tables["deal_products"].values()}
+    product = next(i for i in sb.ids("products") if i not in attached)
+    person, merged, survivor = sb.ids("persons")[-3:]
+    deal = next(p["deal_id"] for p in sb.store.tables["deal_products"].values())
+    attachment = next(
+        p["id"] for p in sb.store.tables["deal_products"].values() if p["deal_id"] == deal
+    )
+    return {
+        "persons": str(person),
+        "organizations": str(sb.ids("organizations")[-1]),
+        "activities": str(sb.ids("activities")[-1]),
+        "products": str(product),
+        "notes": str(sb.ids("notes")[-1]),
+        "files": str(sb.ids("files")[-1]),
+        "leads": str(sb.ids("leads", include_archived=False)[-1]),
+        "deal_products": str(attachment),
+        "deal": str(deal),
+        "merged": str(merged),
+        "survivor": str(survivor),
+    }
+
+
+def test_a_reconciliation_retires_exactly_what_was_deleted(project) -> None:
+    """Deletes of every kind, a removed deal product and a merge, made through the API: after
+    the weekly reconciliation job exactly those rows carry _sdc_deleted_at, and the next hourly
+    run neither revives nor retires anything."""
+    sb: Sandbox = project["sandbox"]
+    reconcile = ("run", "deletes-reconciliation")
+    first = run(project, *reconcile)
+    assert first.returncode == 0, first.stderr[-3000:]
+    hourly = run(project, "run", "tap-pipedrive", "target-postgres")
+    assert hourly.returncode == 0, hourly.stderr[-3000:]
+    before = _live(project)
+    assert all(before.values())
+
+    gone = _deletable(sb)
+    for table, path in (
+        ("persons", "/api/v2/persons/{}"),
+        ("organizations", "/api/v2/organizations/{}"),
+        ("activities", "/api/v2/activities/{}"),
+        ("products", "/api/v2/products/{}"),
+        ("notes", "/api/v1/notes/{}"),
+        ("files", "/api/v1/files/{}"),
+        ("leads", "/api/v1/leads/{}"),
+    ):
+        _api(sb, "DELETE", path.format(gone[table]))
+    _api(sb, "DELETE", f"/api/v2/deals/{gone['deal']}/products/{gone['deal_products']}")
+    _api(sb, "PUT", f"/api/v1/persons/{gone['merged']}/merge", merge_with_id=int(gone["survivor"]))
+    expected = {table: {gone[table]} if table in gone else set() for table in RECONCILED}
+    expected["persons"].add(gone["merged"])
+
+    # Hourly runs cannot see these deletions; the reconciliation job does.
+    assert run(project, "run", "tap-pipedrive", "target-postgres").returncode == 0
+    assert _live(project) == before
+    sb.reset_stats()
+    result = run(project, *reconcile)
+    assert result.returncode == 0, result.stderr[-3000:]
+    after = _live(project)
+    assert {table: before[table] - after[table] for table in RECONCILED} == expected
+    assert all(after[table] <= before[table] for table in RECONCILED)  # nothing new revived
+    assert gone["survivor"] in after["persons"]
+
+    # The next hourly run leaves the deletions as they are.
+    hourly = run(project, "run", "tap-pipedrive", "target-postgres")
+    assert hourly.returncode == 0, hourly.stderr[-3000:]
+    assert _live(project) == after
+    state = run(project, "state", "list").stdout
+    assert "tap-pipedrive-reconcile-to-target-postgres" in state  # its own state
