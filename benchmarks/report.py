@@ -173,6 +173,33 @@ def history_section(h: dict[str, Any] | None) -> list[str]:
     ]
 
 
+def reconciliation_section(rows: list[dict[str, Any]] | None) -> list[str]:
+    if not rows:
+        return []
+    return [
+        "## Deletes reconciliation (`reconcile: true`: the main streams and deal products, read "
+        "whole)",
+        "",
+        "Command: `.venv/bin/python benchmarks/reconcile_cost.py`.",
+        "",
+        table(
+            ["company", "records", "requests", "tokens", "tokens/1,000 records", "seconds"],
+            [
+                [
+                    row["size"],
+                    f"{row['records']:,}",
+                    f"{row['requests']:,}",
+                    f"{row['tokens']:,}",
+                    row["tokens_per_1000_records"],
+                    row["seconds"],
+                ]
+                for row in rows
+            ],
+        ),
+        "",
+    ]
+
+
 def goal_row(rate_limited: list[dict[str, Any]]) -> dict[str, Any]:
     """The issue's case: 100 ms latency, the tap as shipped."""
     return next(
@@ -364,6 +391,7 @@ def markdown(r: dict[str, Any]) -> str:
         f"{tg['ours']['rerun']['created'] or 'none'}.",
         "",
         *history_section(r.get("history")),
+        *reconciliation_section(r.get("reconciliation")),
     ]
     return "\n".join(parts)
 

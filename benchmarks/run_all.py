@@ -6,7 +6,8 @@ Sections (each on a fresh sandbox process with seed 1, so every contender reads 
 throughput and peak RSS against singer-io tap-pipedrive 2.1.0 and across SDK settings; API cost
 against the peer and the lower bound; wall time under a plan's rate limit with 100 ms latency;
 scale at 100k and 1M records; the target's tokens per message; deal history against the peer's
-`dealflow`. `--quick` shrinks the sizes for a smoke run (its figures are not the ones to quote).
+`dealflow`; the cost of a deletes reconciliation. `--quick` shrinks the sizes for a smoke run
+(its figures are not the ones to quote).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness
 import history
 import peer
+import reconcile_cost
 import report
 import target_cost
 
@@ -62,6 +64,9 @@ LISTS = {
     "lead_labels": ("/api/v1/leadLabels", None, 10**9),
     "currencies": ("/api/v1/currencies", None, 10**9),
     "filters": ("/api/v1/filters", None, 10**9),
+    "lead_sources": ("/api/v1/leadSources", None, 10**9),
+    "note_fields": ("/api/v1/noteFields", None, 10**9),
+    "lead_fields": ("/api/v1/leadFields", None, 500),
     "deal_fields": ("/api/v2/dealFields", None, 500),
     "person_fields": ("/api/v2/personFields", None, 500),
     "organization_fields": ("/api/v2/organizationFields", None, 500),
@@ -259,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     size = "small" if args.quick else "medium"
     totals = [2_000, 10_000] if args.quick else [100_000, LARGE_TOTAL]
+    reconciled = ["small"] if args.quick else ["medium", "large"]
     results: dict[str, Any] = {"machine": machine(), "quick": args.quick}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -269,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
             ("scale", lambda: scale(totals, work)),
             ("target", target_cost.compare),
             ("history", lambda: history.compare(size, work)),
+            ("reconciliation", lambda: reconcile_cost.compare(reconciled, work)),
         )
         for name, step in steps:
             started = time.perf_counter()
