@@ -60,6 +60,22 @@ STREAMS: dict[str, list[tuple[str, str]]] = {
     "deal_changes": [("v1", "/deals/{id}/changelog")],
     "person_changes": [("v1", "/persons/{id}/changelog")],
     "organization_changes": [("v1", "/organizations/{id}/changelog")],
+    "roles": [("v1", "/roles")],
+    "permission_sets": [("v1", "/permissionSets")],
+    "lead_sources": [("v1", "/leadSources")],
+    "note_fields": [("v1", "/noteFields")],
+    "lead_fields": [("v1", "/leadFields")],
+    "project_fields": [("v2", "/projectFields")],
+    "project_boards": [("v2", "/boards")],
+    "project_phases": [("v2", "/phases")],
+    "goals": [("v1", "/goals/find")],
+    "call_logs": [("v1", "/callLogs")],
+    "projects": [("v2", "/projects"), ("v2", "/projects/archived")],
+    "tasks": [("v2", "/tasks")],
+    "deal_participants": [("v1", "/deals/{id}/participants")],
+    "deal_installments": [("v2", "/deals/installments")],
+    "product_variations": [("v2", "/products/{id}/variations")],
+    "organization_relationships": [("v1", "/organizationRelationships")],
 }
 
 # Sandbox shape name -> the GET list it describes.
@@ -97,7 +113,26 @@ SHAPES: dict[str, tuple[str, str]] = {
     "mail_threads": ("v1", "/mailbox/mailThreads"),
     "mail_messages": ("v1", "/mailbox/mailThreads/{id}/mailMessages"),
     "deal_products": ("v2", "/deals/products"),
+    "roles": ("v1", "/roles"),
+    "permission_sets": ("v1", "/permissionSets"),
+    "lead_sources": ("v1", "/leadSources"),
+    "lead_fields": ("v1", "/leadFields"),
+    "project_fields": ("v2", "/projectFields"),
+    "project_boards": ("v2", "/boards"),
+    "project_phases": ("v2", "/phases"),
+    "goals": ("v1", "/goals/find"),
+    "call_logs": ("v1", "/callLogs"),
+    "projects": ("v2", "/projects"),
+    "projects_archived": ("v2", "/projects/archived"),
+    "tasks": ("v2", "/tasks"),
+    "deal_participants": ("v1", "/deals/{id}/participants"),
+    "deal_installments": ("v2", "/deals/installments"),
+    "product_variations": ("v2", "/products/{id}/variations"),
+    "organization_relationships": ("v1", "/organizationRelationships"),
 }
+
+# Lists whose records sit one level down in an object `data` (`data.goals`), not in `data`.
+RECORDS_UNDER: dict[str, str] = {"/goals/find": "goals"}
 
 # A custom field's key: added per account at run time, never a documented column.
 CUSTOM_KEY = re.compile(r"[0-9a-f]{40}")
@@ -149,13 +184,15 @@ class Spec:
         return out
 
 
-def example_items(media: dict) -> list[dict]:
-    """The records of a list's response examples (`data` as a list)."""
+def example_items(media: dict, under: str | None = None) -> list[dict]:
+    """The records of a list's response examples (`data` as a list, or `data[under]`)."""
     bodies = [media.get("example")]
     bodies += [example.get("value") for example in (media.get("examples") or {}).values()]
     items: list[dict] = []
     for body in bodies:
         data = body.get("data") if isinstance(body, dict) else None
+        if under and isinstance(data, dict):
+            data = data.get(under)
         items += [item for item in data or [] if isinstance(item, dict)]
     return items
 
@@ -172,8 +209,10 @@ def value_type(values: list[Any]) -> str | None:
     return None
 
 
-def item_node(shape: dict) -> dict:
+def item_node(shape: dict, under: str | None = None) -> dict:
     data = shape["p"]["data"]
+    if under:
+        data = data["p"][under]
     return data.get("i", data) if data.get("t") == "array" else data
 
 
@@ -181,10 +220,15 @@ def endpoint_shape(spec: Spec, path: str) -> dict:
     """The response's shape, with the fields known only from the examples added to its item."""
     media = spec.list_media(path)
     shape = spec.shape(media["schema"])
-    if shape["p"]["data"].get("t") != "array":
+    under = RECORDS_UNDER.get(path)
+    if under is None and shape["p"]["data"].get("t") != "array":
         return shape  # searches: records sit deeper, under data.items[].item
-    known = item_node(shape).setdefault("p", {})
-    examples = example_items(media)
+    if under:  # the records one level down get the depth of records directly in `data`
+        data = spec.merged(spec.merged(media["schema"])["properties"]["data"])
+        records = spec.merged(data["properties"][under])
+        shape["p"]["data"]["p"][under]["i"] = spec.shape(records["items"], depth=2)
+    known = item_node(shape, under).setdefault("p", {})
+    examples = example_items(media, under)
     extra = sorted({k for e in examples for k in e if k not in known and not CUSTOM_KEY.match(k)})
     for key in extra:
         known[key] = {"t": value_type([e[key] for e in examples if key in e]), "n": True}
@@ -202,7 +246,7 @@ def main(argv: list[str]) -> int:
     for stream, endpoints in STREAMS.items():
         names: set[str] = set()
         for g, path in endpoints:
-            names |= set(item_node(endpoint_shape(specs[g], path))["p"])
+            names |= set(item_node(endpoint_shape(specs[g], path), RECORDS_UNDER.get(path))["p"])
         fields[stream] = sorted(names)
     commit = spec_dir / "COMMIT"
     described = {
