@@ -211,6 +211,9 @@ class Api:
             "/api/v1/mailbox/mailMessages/{rid}",
             self._v1_get_handler("mail_messages", render.mail_message, int_id=True),
         )
+        from .extras_api import ExtrasApi  # it builds on this module's helpers
+
+        ExtrasApi(self).register()
 
     # -- visibility ---------------------------------------------------------------------------
 

@@ -21,7 +21,11 @@ TEXT_FIELD = {
     "leads": "title",
     "notes": "content",
     "files": "name",
+    "call_logs": "subject",
+    "projects": "title",
+    "tasks": "title",
 }
+ARCHIVABLE = ("deals", "leads", "projects")
 
 
 class Churn:
@@ -57,7 +61,9 @@ class Churn:
         for _ in range(n):
             template = dict(self.store.sorted_rows(entity)[-1])
             rid = self.store.new_id(entity) if isinstance(template["id"], int) else None
-            if rid is None:
+            if entity == "call_logs":  # ids like Pipedrive's
+                rid = f"CA{self._rng.getrandbits(128):032x}"
+            elif rid is None:
                 import uuid
 
                 rid = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
@@ -65,9 +71,21 @@ class Churn:
             template.pop("update_ms", None)
             template.update(id=rid, is_deleted=False, is_archived=False)
             template[TEXT_FIELD[entity]] = f"New {entity[:-1]} {rid}"
+            self._fresh(entity, template)
             self.store.insert(entity, template, by=self._author())
             made.append(rid)
         return made
+
+    def _fresh(self, entity: str, row: dict) -> None:
+        """What a new record of these lists starts with, whatever the template had: a call
+        the token's user logs now (so that its list shows it), an open project, a task to do."""
+        now = self.store.stamp(entity)
+        if entity == "call_logs":
+            row.update(user_id=1, start_ms=now, end_ms=now, duration="0", outcome="no_answer")
+        elif entity == "projects":
+            row.update(status="open", status_change_ms=now, archive_ms=None)
+        elif entity == "tasks":
+            row.update(is_done=False, done_ms=None)
 
     def delete(self, entity: str, ids: list | None = None, n: int | None = None) -> list:
         picked = self._pick(entity, ids, n)
@@ -87,8 +105,8 @@ class Churn:
         return pair
 
     def archive(self, entity: str, ids: list | None = None, n: int | None = None) -> list:
-        if entity not in ("deals", "leads"):
-            raise ValueError("only deals and leads can be archived")
+        if entity not in ARCHIVABLE:
+            raise ValueError("only deals, leads and projects can be archived")
         picked = self._pick(entity, ids, n)
         for rid in picked:
             stamp = self.store.stamp(entity)

@@ -143,7 +143,32 @@ CITIES = [
     ("Osaka", "Osaka", "Japan"),
 ]
 JOB_TITLES = ["CEO", "CTO", "Head of Sales", "Buyer", "Operations Manager", "Engineer"]
-PROJECTS = 3  # projects that activities, notes and files refer to (the sandbox lists none)
+PROJECTS = 3  # the projects that some activities, notes and files refer to (1 to 3)
+
+# Lists whose size follows another's: (counted from, records per record of it, at least).
+# Deriving them keeps a company scaled by its main counts (`--counts`) in proportion.
+DERIVED = {
+    "call_logs": ("activities", 0.25, 6),
+    "projects": ("deals", 0.1, 8),
+    "tasks": ("projects", 4, 24),
+}
+# Reference data of projects, goals, permissions and leads (see `extras.py`).
+BOARDS = ["Delivery", "Onboarding", "Customer Success", "Internal", "Partnerships", "Support"]
+PHASES = ["Planning", "In progress", "Review", "Done"]
+ROLES = ["Sales", "Account Management", "Customer Success", "Marketing", "Support", "Partners"]
+LEAD_SOURCES = [
+    "Manually created",
+    "Deal",
+    "Web forms",
+    "Prospector",
+    "Leadbooster",
+    "Live chat",
+    "Import",
+    "Website visitors",
+    "Workflow automation",
+    "API",
+]
+CALL_OUTCOMES = ["connected", "no_answer", "left_message", "left_voicemail", "wrong_number", "busy"]
 
 # Custom fields of every type, per entity that has them: (name, field_type, options).
 CUSTOM_FIELDS = {
@@ -234,9 +259,14 @@ def address(n: int) -> dict[str, str]:
 
 
 def resolve_counts(size: str, counts: dict[str, int] | None) -> dict[str, int]:
+    """The size's counts, with those given instead; the counts of `DERIVED` lists follow the
+    counts they derive from unless given too."""
     if size not in SIZES:
         raise ValueError(f"size must be one of {', '.join(SIZES)}")
-    return {**SIZES[size], **(counts or {})}
+    resolved = {**SIZES[size], **(counts or {})}
+    for entity, (base, ratio, least) in DERIVED.items():
+        resolved.setdefault(entity, max(least, int(resolved[base] * ratio)))
+    return resolved
 
 
 class Generator:

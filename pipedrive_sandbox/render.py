@@ -255,7 +255,7 @@ def user(row: dict) -> dict:
         "access": [],
         "is_deleted": False,
         "last_login": v1_time(row["update_ms"]),
-        "role_id": 1,
+        "role_id": row.get("role_id", 1),
     }
     return conform(values, item_shape("users"))
 
@@ -451,3 +451,133 @@ def search_item(kind: str, row: dict) -> dict:
             organization={"id": row.get("org_id")} if row.get("org_id") else None,
         )
     return {"result_score": 1.0, "item": {k: v for k, v in item.items() if v is not None}}
+
+
+# -- projects, tasks, call logs, goals, roles, permission sets and the children lists ----------
+
+# Where a list's records sit when not directly in `data` (goals: `data.goals`).
+RECORDS_UNDER = {"goals": "goals"}
+
+
+def records_shape(endpoint: str) -> dict[str, Any]:
+    """The shape of one record of a list, wherever its records sit."""
+    under = RECORDS_UNDER.get(endpoint)
+    if under is None:
+        return item_shape(endpoint)
+    return shapes()[endpoint]["p"]["data"]["p"][under]["i"]
+
+
+def role(row: dict) -> dict:
+    return conform(row, item_shape("roles"))
+
+
+def permission_set(row: dict) -> dict:
+    return conform(row, item_shape("permission_sets"))
+
+
+def lead_source(row: dict) -> dict:
+    return conform(row, item_shape("lead_sources"))
+
+
+def lead_field(row: dict) -> dict:
+    """A lead field as `GET /v1/leadFields` lists it: every flag the description has."""
+    f = row["def"]
+    subfields = []
+    if f.field_type == "monetary":
+        subfields = [{"key": f"{f.key}_currency", "name": "Currency", "field_type": "varchar"}]
+    values = {
+        "id": f.id,
+        "key": f.key,
+        "name": f.name,
+        "order_nr": f.id,
+        "field_type": f.field_type,
+        "add_time": v1_time(f.add_ms),
+        "update_time": v1_time(f.update_ms),
+        "last_updated_by_user_id": 1,
+        "created_by_user_id": 1,
+        "active_flag": True,
+        "edit_flag": f.custom,
+        "index_visible_flag": True,
+        "details_visible_flag": True,
+        "add_visible_flag": not f.custom,
+        "important_flag": False,
+        "bulk_edit_allowed": True,
+        "searchable_flag": f.field_type in ("varchar", "text"),
+        "filtering_allowed": True,
+        "sortable_flag": True,
+        "mandatory_flag": f.key == "title",
+        "options": f.options,
+        "options_deleted": [],
+        "is_subfield": False,
+        "subfields": subfields,
+    }
+    return conform(values, item_shape("lead_fields"))
+
+
+def project_field(row: dict) -> dict:
+    f = row["def"]
+    subfields = None
+    if f.field_type == "monetary":
+        subfields = [
+            {"field_code": f"{f.key}_currency", "field_name": "Currency", "field_type": "varchar"}
+        ]
+    values = {
+        "field_name": f.name,
+        "field_code": f.key,
+        "field_type": f.field_type,
+        "options": f.options,
+        "subfields": subfields,
+        "is_custom_field": f.custom,
+        "is_optional_response_field": False,
+        "ui_visibility": {"add_visible_flag": True, "details_visible_flag": True},
+        "important_fields": {"enabled": False, "stage_ids": []},
+        "required_fields": {"enabled": f.key == "name"},
+    }
+    return conform(values, item_shape("project_fields"))
+
+
+def _ms_times(row: dict) -> dict:
+    """Times as the projects API shows them: ISO 8601 with milliseconds and Z."""
+    return {"add_time": lead_time(row["add_ms"]), "update_time": lead_time(row["update_ms"])}
+
+
+def board(row: dict) -> dict:
+    return conform({**row, **_ms_times(row)}, item_shape("project_boards"))
+
+
+def phase(row: dict) -> dict:
+    return conform({**row, **_ms_times(row)}, item_shape("project_phases"))
+
+
+def goal(row: dict) -> dict:
+    return conform(row, records_shape("goals"))
+
+
+def call_log(row: dict) -> dict:
+    values = {**row, "start_time": lead_time(row["start_ms"]), "end_time": lead_time(row["end_ms"])}
+    return conform(values, item_shape("call_logs"))
+
+
+def project(row: dict) -> dict:
+    values = {
+        **row,
+        **_ms_times(row),
+        "status": "deleted" if row.get("is_deleted") else row["status"],
+        "status_change_time": lead_time(row.get("status_change_ms") or row["add_ms"]),
+        "archive_time": lead_time(row.get("archive_ms")) if row.get("is_archived") else None,
+    }
+    return conform(values, item_shape("projects"))
+
+
+def task(row: dict) -> dict:
+    values = {**row, **_ms_times(row), "marked_as_done_time": lead_time(row.get("done_ms"))}
+    return conform(values, item_shape("tasks"))
+
+
+def installment(row: dict) -> dict:
+    return conform(row, item_shape("deal_installments"))
+
+
+def variation(row: dict) -> dict:
+    prices = [{"product_variation_id": row["id"], **p} for p in row["prices"]]
+    return conform({**row, "prices": prices}, item_shape("product_variations"))

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .clock import Clock, day
+from .extras import Extras
 from .generator import (
     ACTIVITY_TYPES,
     COMPANY,
@@ -105,6 +106,8 @@ SYSTEM_FIELDS = {
         ("User", "user_id", "user"),
         ("Add time", "add_time", "date"),
         ("Update time", "update_time", "date"),
+        # A flag: v1 lists it as a Yes/No enum, as the description's noteFields example does.
+        ("Pinned to deal", "pinned_to_deal_flag", "boolean"),
     ],
     "activities": [
         ("Subject", "subject", "varchar"),
@@ -255,6 +258,8 @@ class Store:
             thread["parties"] = {"from": messages[first]["from"], "to": messages[first]["to"]}
         self._put_all("mail_messages", messages)
         self._index_deal_products()
+        self.extras = Extras(self)
+        self.extras.build()
 
     def _build_fields(self, old: int) -> None:
         fid = 0
@@ -553,9 +558,10 @@ class Store:
             row.update(lead_id=self._lead_key(i), pinned_to_lead_flag=i % 16 == 0)
         if i % 25 == 0:
             project = i % PROJECTS + 1
-            row.update(project_id=project, project={"title": f"Project {project}"})
+            row.update(project_id=project, project={"title": self.extras.project_title(project)})
         if i % 30 == 0:
-            row.update(task_id=i, task={"title": f"Task {i}"})
+            task = i % self.counts["tasks"] + 1
+            row.update(task_id=task, task={"title": self.extras.task_title(task)})
         return row
 
     def _file(self, i: int, rng: random.Random, h: dict, base: dict) -> dict:
@@ -595,7 +601,7 @@ class Store:
             row.update(lead_id=self._lead_key(i), lead_name=self._title("leads", None, i))
         if i % 25 == 0:
             project = i % PROJECTS + 1
-            row.update(project_id=project, project_name=f"Project {project}")
+            row.update(project_id=project, project_name=self.extras.project_title(project))
         return row
 
     def _thread(self, i: int) -> dict:

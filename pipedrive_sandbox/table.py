@@ -33,6 +33,33 @@ def column(n: int) -> array:
     return array("q", bytes(8 * (n + 1)))
 
 
+class ComputedKeys:
+    """Text ids made from indices by a bijection, so that no list of them is kept: `prefix` and
+    32 hex digits of (index * a + b) mod 2**128, `a` odd (call logs, whose ids look like
+    `CAd92b224eb4a39b5ad8fea92ff0e`)."""
+
+    MOD = 1 << 128
+
+    def __init__(self, prefix: str, a: int, b: int) -> None:
+        self.prefix, self.a, self.b = prefix, a | 1, b % self.MOD
+        self._inverse = pow(self.a, -1, self.MOD)
+
+    def __getitem__(self, i: int) -> str:
+        return f"{self.prefix}{(i * self.a + self.b) % self.MOD:032x}"
+
+    def index(self, key: Any) -> int | None:
+        if not isinstance(key, str) or not key.startswith(self.prefix):
+            return None
+        digits = key[len(self.prefix) :]
+        if len(digits) != 32 or digits != digits.lower():
+            return None
+        try:
+            x = int(digits, 16)
+        except ValueError:
+            return None
+        return (x - self.b) * self._inverse % self.MOD
+
+
 class Table(MutableMapping):
     def __init__(
         self,
@@ -44,8 +71,9 @@ class Table(MutableMapping):
     ) -> None:
         self.n = n
         self.make = make
-        self.keys_by_index = keys  # index -> id where ids are not the index itself (leads)
-        self._index = {k: i for i, k in enumerate(keys) if i} if keys else None
+        # index -> id where ids are not the index itself: a list (leads) or computed (call logs)
+        self.keys_by_index = keys
+        self._index = {k: i for i, k in enumerate(keys) if i} if isinstance(keys, list) else None
         self.columns = columns or {}
         self.flags = flags if flags is not None else bytearray(n + 1)
         self.overlay: dict[Any, Any] = {}
@@ -61,6 +89,9 @@ class Table(MutableMapping):
     def index_of(self, key: Any) -> int | None:
         if self._index is not None:
             return self._index.get(key)
+        if isinstance(self.keys_by_index, ComputedKeys):
+            i = self.keys_by_index.index(key)
+            return i if i is not None and 1 <= i <= self.n else None
         return key if type(key) is int and 1 <= key <= self.n else None
 
     # -- mapping ------------------------------------------------------------------------------
@@ -260,6 +291,11 @@ class SortedView(Sequence):
         if col is not None:
             return col[e] or None
         return self.table.make(e).get(name)
+
+    def written(self, i: int) -> dict | None:
+        """The record at a position if it was written (the overlay's), else None."""
+        e = self._entry(i)
+        return self.rows[-e - 1] if e < 0 else None
 
     def flags(self, i: int) -> int:
         e = self._entry(i)
