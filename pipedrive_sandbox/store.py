@@ -99,15 +99,15 @@ SYSTEM_FIELDS = {
         ("Tax", "tax", "double"),
     ],
     "notes": [
+        # No deal field: the v1 field types the description lists have no `deal`.
         ("Content", "content", "text"),
-        ("Deal", "deal_id", "deal"),
         ("Person", "person_id", "people"),
         ("Organization", "org_id", "org"),
         ("User", "user_id", "user"),
         ("Add time", "add_time", "date"),
         ("Update time", "update_time", "date"),
         # A flag: v1 lists it as a Yes/No enum, as the description's noteFields example does.
-        ("Pinned to deal", "pinned_to_deal_flag", "boolean"),
+        ("Note is pinned to deal", "pinned_to_deal_flag", "boolean"),
     ],
     "activities": [
         ("Subject", "subject", "varchar"),

@@ -153,5 +153,9 @@ def test_recents_lists_changes_since_a_time_of_the_given_items(sandbox) -> None:
 
 
 def test_note_fields_are_listed_in_v1(sandbox) -> None:
-    keys = {f["key"] for f in get(sandbox, "/api/v1/noteFields")["data"]}
-    assert {"content", "deal_id", "update_time"} <= keys
+    fields = {f["key"]: f for f in get(sandbox, "/api/v1/noteFields")["data"]}
+    assert {"content", "person_id", "update_time", "pinned_to_deal_flag"} <= set(fields)
+    # The description's v1 field types have no `deal`, so no deal field is listed; a flag is a
+    # Yes/No enum, as in its example.
+    assert "deal_id" not in fields
+    assert fields["pinned_to_deal_flag"]["field_type"] == "enum"
