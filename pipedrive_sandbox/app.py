@@ -955,10 +955,11 @@ def _encode_cursor(row: dict, field: str | None) -> str:
     return base64.urlsafe_b64encode(f"{value}|{row['id']}".encode()).decode()
 
 
-def _decode_cursor(cursor: str) -> tuple[int, int]:
+def _decode_cursor(cursor: str) -> tuple[int, Any]:
+    """(sort value, id); an id that is not a number is a field's key (the v2 field lists)."""
     try:
-        value, rid = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return int(value), int(rid)
+        value, rid = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+        return int(value), int(rid) if rid.isdigit() else rid
     except ValueError:
         raise BadRequest("Invalid cursor") from None
 

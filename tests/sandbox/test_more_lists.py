@@ -677,3 +677,11 @@ def test_times_of_v1_children_are_v1_times(small) -> None:
     assert V1_TIME.match(participant["add_time"])
     relation = get(small, "/api/v1/organizationRelationships", org_id=related_org(small))
     assert V1_TIME.match(relation["data"][0]["update_time"])
+
+
+def test_v2_field_lists_page_on_past_their_first_page(small) -> None:
+    """Field lists are keyed by text (`field_code`): their cursors carry the key."""
+    whole = get(small, "/api/v2/dealFields", limit=500)["data"]
+    paged = all_v2(small, "/api/v2/dealFields", limit=3)
+    assert [f["field_code"] for f in paged] == [f["field_code"] for f in whole]
+    assert len(whole) > 3
