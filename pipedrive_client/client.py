@@ -9,7 +9,14 @@ from typing import Any
 
 from .config import ClientConfig
 from .errors import ApiError
-from .pagination import Page, get_unpaged, iter_records, iter_v1_pages, iter_v2_pages
+from .pagination import (
+    Page,
+    get_per_record,
+    get_unpaged,
+    iter_records,
+    iter_v1_pages,
+    iter_v2_pages,
+)
 from .session import PacedSession, body_of
 from .stats import RunStats
 
@@ -68,8 +75,12 @@ class PipedriveClient:
         limit: int = 500,
         start: int = 0,
         continuation: bool = False,
+        per_record: bool = False,
     ) -> Iterator[Page]:
-        return iter_v1_pages(self.session, path, params, limit, start, continuation)
+        return iter_v1_pages(self.session, path, params, limit, start, continuation, per_record)
+
+    def v1_per_record(self, path: str, params: Mapping[str, Any]) -> Page:
+        return get_per_record(self.session, path, params)
 
     def v1_unpaged(self, path: str) -> Page:
         return get_unpaged(self.session, path)

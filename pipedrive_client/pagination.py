@@ -26,6 +26,11 @@ logger = logging.getLogger("pipedrive_client")
 # result with `data: null` and a pagination block saying there is no more): that one is read once
 # more, then believed. Believing it emits nothing, so no bookmark moves.
 EMPTY_FIRST_PAGE_REREADS = 1
+# Except a list per parent record (a deal's participants, an organization's relationships):
+# most records have none, so rereading each empty answer would double the cost; there an empty
+# answer that says so (its pagination block) is believed at once, and only the glitch is read
+# again.
+PER_RECORD_EMPTY_REREADS = 0
 
 
 @dataclass(frozen=True)
@@ -68,13 +73,17 @@ def iter_v1_pages(
     limit: int = 500,
     start: int = 0,
     continuation: bool = False,
+    per_record: bool = False,
 ) -> Iterator[Page]:
     """`continuation=True`: the first page continues an earlier listing (a caller paging by
-    keyset restarts at start=0 with a moved filter), so `data: null` there is suspect too."""
+    keyset restarts at start=0 with a moved filter), so `data: null` there is suspect too.
+    `per_record=True`: a list of one parent record's children (see PER_RECORD_EMPTY_REREADS)."""
     params = {**(params or {}), "limit": limit}
+    rereads = PER_RECORD_EMPTY_REREADS if per_record else EMPTY_FIRST_PAGE_REREADS
     while True:
         first = not (continuation or start > 0)
-        body = _read_page(session, path, {**params, "start": start}, _V1_FIRST if first else 0)
+        kind = _V1_FIRST if first else _NEVER_EMPTY
+        body = _read_page(session, path, {**params, "start": start}, kind, rereads)
         records = body.get("data") or []
         more, next_start = _v1_pagination(body, start, len(records))
         if more and next_start <= start:
@@ -96,6 +105,14 @@ def get_unpaged(session: PacedSession, path: str) -> Page:
     return Page(body.get("data") or [], None, body)
 
 
+def get_per_record(session: PacedSession, path: str, params: Mapping[str, Any]) -> Page:
+    """A v1 list of one parent record's children that takes no paging parameters (an
+    organization's relationships): one response, read as a first page that may be empty
+    (see PER_RECORD_EMPTY_REREADS)."""
+    body = _read_page(session, path, params, _V1_FIRST, PER_RECORD_EMPTY_REREADS)
+    return Page(body.get("data") or [], None, body)
+
+
 def iter_records(pages: Iterator[Page]) -> Iterator[dict[str, Any]]:
     for page in pages:
         yield from page.records
@@ -106,12 +123,15 @@ _NEVER_EMPTY, _V1_FIRST, _UNPAGED = 0, 1, 2
 
 
 def _read_page(
-    session: PacedSession, path: str, params: Mapping[str, Any], kind: int
+    session: PacedSession,
+    path: str,
+    params: Mapping[str, Any],
+    kind: int,
+    empty_rereads: int = EMPTY_FIRST_PAGE_REREADS,
 ) -> dict[str, Any]:
     """The page's body; an odd answer is read again with backoff over at most
     `odd_page_wait_seconds`, then the listing fails with OddPageError."""
     config = session.config
-    empty_rereads = EMPTY_FIRST_PAGE_REREADS
     waited, tries = 0.0, 0
     while True:
         tries += 1

@@ -226,3 +226,31 @@ def test_a_v1_listing_that_does_not_advance_fails_instead_of_ending(server, make
     )
     with pytest.raises(OddPageError, match="next page starts where this one did"):
         list(make_client().list_notes())
+
+
+EMPTY_V1 = {
+    "success": True,
+    "data": None,
+    "additional_data": {
+        "pagination": {"start": 0, "limit": 500, "more_items_in_collection": False}
+    },
+}
+
+
+def test_a_per_record_list_that_says_it_is_empty_is_believed_at_once(server, make_client):
+    """A deal's participants, an organization's relationships: most records have none, so an
+    empty answer with its pagination block is one request, not two; the glitch (no pagination
+    block) is still read again."""
+    path = "/api/v1/deals/7/participants"
+    server.on(path, Reply(body=EMPTY_V1))
+    client = make_client()
+    assert [p.records for p in client.v1_pages(path, per_record=True)] == [[]]
+    assert len(server.requests_to(path)) == 1
+    relations = "/api/v1/organizationRelationships"
+    server.on(relations, Reply(body=EMPTY_V1))
+    assert client.v1_per_record(relations, {"org_id": 3}).records == []
+    assert len(server.requests_to(relations)) == 1
+    server.on(path, NULL_PAGE)
+    server.handler_for(path, v1_pages(nested=True))
+    records = [r for p in _quick(make_client).v1_pages(path, per_record=True) for r in p.records]
+    assert [r["id"] for r in records] == IDS
