@@ -43,6 +43,7 @@ class PipedriveStream(Stream):
     custom_fields_path: ClassVar[str | None] = None  # v2 field definitions of this entity
     deleted_flag: ClassVar[str | None] = None  # "is_deleted", or "!active_flag" for v1 lists
     read_ahead: ClassVar[bool] = True  # get_records reads `source` through `read`
+    add_on: ClassVar[bool] = False  # a paid add-on's data (projects): not every account has it
     reads_history: ClassVar[bool] = False  # a change-log child (its parent keeps a backlog)
     # Read whole, its rows are what exists: ACTIVATE_VERSION may retire the rest. Not so for a
     # stream of changes, which only ever adds rows.
@@ -124,7 +125,22 @@ class PipedriveStream(Stream):
     def custom_columns(self) -> list[CustomField]:
         if not self.custom_fields_path:
             return []
-        return self._pipedrive_tap.custom_fields(self.custom_fields_path, self.name)
+        try:
+            return self._pipedrive_tap.custom_fields(self.custom_fields_path, self.name)
+        except ApiError as exc:
+            if not self.add_on or exc.status not in (402, 403, 404):
+                raise
+            # Discovery builds every stream's schema: an account without the add-on must still
+            # discover and sync the rest. Selected, the stream's own list then fails the run.
+            # (The schema is built before the stream has a logger of its own.)
+            self._pipedrive_tap.logger.info(
+                "%s: %s answered %s (the account may not have this add-on): no custom "
+                "field columns.",
+                self.describe(None),
+                self.custom_fields_path,
+                exc.status,
+            )
+            return []
 
     @cached_property
     def time_fields(self) -> list[str]:

@@ -177,6 +177,136 @@ class FiltersStream(UnpagedStream):
     path = "/api/v1/filters"
 
 
+# Roles, permission sets and goals need an admin's token or a plan that has them, projects the
+# Projects add-on: deselected by default, so that a default run never fails on a 403.
+
+
+class RolesStream(ReferenceStream):
+    name = "roles"
+    selected_by_default = False
+    path = "/api/v1/roles"
+    generation = "v1"
+
+
+class PermissionSetsStream(UnpagedStream):
+    name = "permission_sets"
+    selected_by_default = False
+    path = "/api/v1/permissionSets"
+
+
+class LeadSourcesStream(UnpagedStream):
+    """The fixed names Pipedrive gives a lead's source: no id, the name is the key."""
+
+    name = "lead_sources"
+    path = "/api/v1/leadSources"
+    primary_keys: ClassVar[list[str]] = ["name"]
+
+
+class NoteFieldsStream(UnpagedStream):
+    name = "note_fields"
+    path = "/api/v1/noteFields"
+
+
+class LeadFieldsStream(ReferenceStream):
+    name = "lead_fields"
+    path = "/api/v1/leadFields"
+    generation = "v1"
+
+
+class UnpagedV2Stream(ReferenceStream):
+    """v2 lists that take no paging parameters and answer in one response."""
+
+    def source(self, context: dict | None) -> Iterator[readers.Batch]:
+        yield self.client.get(self.list_path(context), self.request_params(context)) or []
+
+
+class ProjectBoardsStream(UnpagedV2Stream):
+    name = "project_boards"
+    selected_by_default = False
+    path = "/api/v2/boards"
+
+    def get_child_context(self, record: dict, context: dict | None) -> dict:
+        return {"board_id": record["id"]}
+
+
+class ProjectPhasesStream(UnpagedV2Stream):
+    """Phases of each project board (the list needs a board_id): one request (10 tokens) per
+    board."""
+
+    name = "project_phases"
+    selected_by_default = False
+    path = "/api/v2/phases"
+    parent_stream_type = ProjectBoardsStream
+    state_partitioning_keys: ClassVar[list[str]] = []  # no per-board state
+
+    def request_params(self, context: dict | None) -> dict[str, Any]:
+        return {"board_id": (context or {})["board_id"]}
+
+
+class GoalsStream(UnpagedStream):
+    """Every goal. `goals/find` answers only the token user's goals unless an assignee type is
+    asked for, and whether it filters on is_active by default the description leaves open: so
+    each assignee type is asked for, active and inactive (6 requests, 20 tokens each), and the
+    answers (under data.goals) are united by id."""
+
+    name = "goals"
+    selected_by_default = False
+    path = "/api/v1/goals/find"
+    ASSIGNEE_TYPES = ("person", "company", "team")
+
+    def source(self, context: dict | None) -> Iterator[readers.Batch]:
+        seen: set[str] = set()
+        for kind in self.ASSIGNEE_TYPES:
+            for active in ("true", "false"):
+                query = {"assignee.type": kind, "is_active": active}
+                goals = (self.client.get(self.path, query) or {}).get("goals") or []
+                yield [goal for goal in goals if goal["id"] not in seen]
+                seen.update(goal["id"] for goal in goals)
+
+
+# -- full table: lists with neither a time filter nor a sort ------------------------------------
+
+
+class CallLogsStream(ReferenceStream):
+    """Call logs of the token's user (the API lists no one else's): the list has no time filter
+    and no sort, so it is read whole every run, 50 a page (its maximum)."""
+
+    name = "call_logs"
+    path = "/api/v1/callLogs"
+    generation = "v1"
+    page_size = 50
+    selected_by_default = False
+
+
+class ProjectsStream(ReferenceStream):
+    """Projects and archived projects (two lists; an archived one has its archive_time): no
+    time filter and no sort, so both are read whole every run."""
+
+    name = "projects"
+    path = "/api/v2/projects"
+    custom_fields_path = "/api/v2/projectFields"
+    add_on = True
+    selected_by_default = False
+    partitions: ClassVar[list[dict]] = [{"is_archived": False}, {"is_archived": True}]
+
+    def list_path(self, context: dict | None) -> str:
+        return self.path + ("/archived" if (context or {}).get("is_archived") else "")
+
+    def _build_schema(self) -> dict[str, Any]:
+        schema = super()._build_schema()
+        # The partition key, which the SDK adds to each record.
+        schema["properties"]["is_archived"] = {"type": ["null", "boolean"]}
+        return schema
+
+
+class TasksStream(ReferenceStream):
+    """Project tasks: no time filter and no sort, read whole every run."""
+
+    name = "tasks"
+    path = "/api/v2/tasks"
+    selected_by_default = False
+
+
 class FieldDefinitionsStream(ReferenceStream):
     """v2 field definitions (cheaper than v1, and they carry field_code). Read once per run:
     the same list also names the custom field columns."""
@@ -211,6 +341,12 @@ class ProductFieldsStream(FieldDefinitionsStream):
 class ActivityFieldsStream(FieldDefinitionsStream):
     name = "activity_fields"
     path = "/api/v2/activityFields"
+
+
+class ProjectFieldsStream(FieldDefinitionsStream):
+    name = "project_fields"
+    selected_by_default = False
+    path = "/api/v2/projectFields"
 
 
 # -- expensive, deselected by default ------------------------------------------------------------
@@ -291,6 +427,90 @@ class DealProductsStream(ChildStream):
         params = {"deal_ids": ",".join(map(str, live))}
         for page in self.client.v2_pages(self.path, params, limit=self.page_size):
             yield from page.records
+
+
+class DealInstallmentsStream(ChildStream):
+    """Installments of the deals the `deals` stream reads in this run, through the bulk
+    endpoint: one request (10 tokens) per 100 deals."""
+
+    name = "deal_installments"
+    path = "/api/v2/deals/installments"
+    parent_stream_type = DealsStream
+
+    def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
+        live = [deal["id"] for deal in self.parent_batch(context) if not deal.get("is_deleted")]
+        if not live:
+            return
+        params = {"deal_ids": ",".join(map(str, live))}
+        for page in self.client.v2_pages(self.path, params, limit=self.page_size):
+            yield from page.records
+
+
+class PerRecordStream(ChildStream):
+    """A list the API has only per parent record: read for the parent records that changed
+    since the last run (all of them on a first run), never for one re-read only in the
+    lookback window, a deleted one, or in a reconciliation. Each record carries its parent's
+    id in `parent_column`."""
+
+    activates_version = False  # it reads changes only, so it never tells what still exists
+    parent_column: ClassVar[str]
+
+    def _build_schema(self) -> dict[str, Any]:
+        schema = super()._build_schema()
+        schema["properties"][self.parent_column] = {"type": ["integer"]}
+        return schema
+
+    def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
+        for parent in self.parent_batch(context):
+            if parent["changed"] and not parent.get("is_deleted"):
+                for record in self.records_of(parent["id"]):
+                    record[self.parent_column] = parent["id"]
+                    yield record
+
+    def records_of(self, parent_id: int) -> Iterator[dict[str, Any]]:
+        raise NotImplementedError
+
+
+class DealParticipantsStream(PerRecordStream):
+    """Persons taking part in each changed deal (one request, 10 tokens, per deal and 500)."""
+
+    name = "deal_participants"
+    path = "/api/v1/deals/{id}/participants"
+    parent_stream_type = DealsStream
+    parent_column = "deal_id"
+
+    def records_of(self, parent_id: int) -> Iterator[dict[str, Any]]:
+        path = self.path.format(id=parent_id)
+        for page in self.client.v1_pages(path, limit=self.page_size, per_record=True):
+            yield from page.records
+
+
+class ProductVariationsStream(PerRecordStream):
+    """Variations of each changed product (one request, 10 tokens, per product and 500)."""
+
+    name = "product_variations"
+    path = "/api/v2/products/{id}/variations"
+    parent_stream_type = ProductsStream
+    parent_column = "product_id"
+
+    def records_of(self, parent_id: int) -> Iterator[dict[str, Any]]:
+        for page in self.client.v2_pages(self.path.format(id=parent_id), limit=self.page_size):
+            yield from page.records
+
+
+class OrganizationRelationshipsStream(PerRecordStream):
+    """Parent and related organizations of each changed organization (one request, 20
+    tokens, per organization). A relationship shows under both organizations, seen from each:
+    keyed by its id and the organization it was read for."""
+
+    name = "organization_relationships"
+    path = "/api/v1/organizationRelationships"
+    parent_stream_type = OrganizationsStream
+    parent_column = "org_id"
+    primary_keys: ClassVar[list[str]] = ["id", "org_id"]
+
+    def records_of(self, parent_id: int) -> Iterator[dict[str, Any]]:
+        yield from self.client.v1_per_record(self.path, {"org_id": parent_id}).records
 
 
 class ChangesStream(ChildStream):
@@ -375,9 +595,25 @@ STREAMS: list[type[PipedriveStream]] = [
     OrganizationFieldsStream,
     ProductFieldsStream,
     ActivityFieldsStream,
+    ProjectFieldsStream,
+    RolesStream,
+    PermissionSetsStream,
+    LeadSourcesStream,
+    NoteFieldsStream,
+    LeadFieldsStream,
+    ProjectBoardsStream,
+    ProjectPhasesStream,
+    GoalsStream,
+    CallLogsStream,
+    ProjectsStream,
+    TasksStream,
     MailThreadsStream,
     MailMessagesStream,
     DealProductsStream,
+    DealInstallmentsStream,
+    DealParticipantsStream,
+    ProductVariationsStream,
+    OrganizationRelationshipsStream,
     DealChangesStream,
     PersonChangesStream,
     OrganizationChangesStream,
