@@ -410,7 +410,21 @@ class ChildStream(ReferenceStream):
         return [parent.batch[key] for key in (context or {}).get("ids") or []]
 
 
-class DealProductsStream(ChildStream):
+class PerDealBatchStream(ChildStream):
+    """A bulk list by `deal_ids`: one request per batch of (at most 100) live deals read."""
+
+    parent_stream_type = DealsStream
+
+    def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
+        live = [deal["id"] for deal in self.parent_batch(context) if not deal.get("is_deleted")]
+        if not live:
+            return
+        params = {"deal_ids": ",".join(map(str, live))}
+        for page in self.client.v2_pages(self.path, params, limit=self.page_size):
+            yield from page.records
+
+
+class DealProductsStream(PerDealBatchStream):
     """Products attached to the deals that the `deals` stream reads in this run (so, after the
     first run, those of changed deals), through the bulk endpoint: one request (10 tokens) per
     100 deals, never one request per deal. Child of `deals`; selecting it alone still reads the
@@ -418,32 +432,14 @@ class DealProductsStream(ChildStream):
 
     name = "deal_products"
     path = "/api/v2/deals/products"
-    parent_stream_type = DealsStream
-
-    def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
-        live = [deal["id"] for deal in self.parent_batch(context) if not deal.get("is_deleted")]
-        if not live:
-            return
-        params = {"deal_ids": ",".join(map(str, live))}
-        for page in self.client.v2_pages(self.path, params, limit=self.page_size):
-            yield from page.records
 
 
-class DealInstallmentsStream(ChildStream):
+class DealInstallmentsStream(PerDealBatchStream):
     """Installments of the deals the `deals` stream reads in this run, through the bulk
     endpoint: one request (10 tokens) per 100 deals."""
 
     name = "deal_installments"
     path = "/api/v2/deals/installments"
-    parent_stream_type = DealsStream
-
-    def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
-        live = [deal["id"] for deal in self.parent_batch(context) if not deal.get("is_deleted")]
-        if not live:
-            return
-        params = {"deal_ids": ",".join(map(str, live))}
-        for page in self.client.v2_pages(self.path, params, limit=self.page_size):
-            yield from page.records
 
 
 class PerRecordStream(ChildStream):
