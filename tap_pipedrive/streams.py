@@ -198,17 +198,20 @@ class LeadSourcesStream(UnpagedStream):
     """The fixed names Pipedrive gives a lead's source: no id, the name is the key."""
 
     name = "lead_sources"
+    selected_by_default = False
     path = "/api/v1/leadSources"
     primary_keys: ClassVar[list[str]] = ["name"]
 
 
 class NoteFieldsStream(UnpagedStream):
     name = "note_fields"
+    selected_by_default = False
     path = "/api/v1/noteFields"
 
 
 class LeadFieldsStream(ReferenceStream):
     name = "lead_fields"
+    selected_by_default = False
     path = "/api/v1/leadFields"
     generation = "v1"
 
