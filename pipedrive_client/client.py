@@ -45,6 +45,10 @@ class PipedriveClient:
     def close(self) -> None:
         self.session.close()
 
+    def spare_requests(self) -> int:
+        """Requests the burst limit would let through right now."""
+        return self.session.pacer.spare()
+
     def log_summary(self, log: logging.Logger = logger) -> None:
         log.info(self.stats.summary())
 

@@ -45,6 +45,9 @@ DAILY_REMAINING_HEADERS = (
 DAILY_RESET_HEADERS = ("x-daily-ratelimit-reset", "x-daily-ratelimit-token-reset")
 # How long to stay quiet after the CDN's HTML 403 ("slow down") when it names no time.
 CDN_COOL_DOWN_SECONDS = 10.0
+# Connections kept open to the API: one per thread that may read at once (the stream being
+# written, the streams read ahead, the time windows of a large list), so none is opened anew.
+CONNECTIONS_KEPT = 32
 # POSTs that certainly were not acted on: refused before the connection was made.
 _REFUSED_MARKERS = ("Connection refused", "NewConnectionError", "Errno 111")
 _NAME_RESOLUTION_MARKERS = ("NameResolutionError", "Name or service not known", "getaddrinfo")
@@ -120,6 +123,8 @@ class PacedSession(requests.Session):
         self._answered = False  # any answer yet from the server
         self.headers.update({"Accept": "application/json", "User-Agent": config.user_agent})
         self.trust_env = False  # a proxy from the environment must not see the token
+        for scheme in ("https://", "http://"):
+            self.mount(scheme, requests.adapters.HTTPAdapter(pool_maxsize=CONNECTIONS_KEPT))
         self._send_with_retries = backoff.on_exception(
             self._retry_waits,
             _Retryable,

@@ -18,7 +18,7 @@ from singer_sdk import Stream, metrics
 
 from pipedrive_client import ApiError
 
-from . import history, readers, sdk_internals
+from . import history, readers, sdk_internals, windows
 from .custom_fields import CustomField
 from .times import rfc3339
 
@@ -48,6 +48,8 @@ class PipedriveStream(Stream):
     # Read whole, its rows are what exists: ACTIVATE_VERSION may retire the rest. Not so for a
     # stream of changes, which only ever adds rows.
     activates_version: ClassVar[bool] = True
+    # The v2 list takes `updated_until`, so that a large read may go in time windows at once.
+    has_updated_until: ClassVar[bool] = False
 
     def __init__(self, tap: TapPipedrive) -> None:
         self._pipedrive_tap = tap
@@ -447,7 +449,11 @@ class IncrementalStream(PipedriveStream):
     def v2(self, context: dict | None, **extra: Any) -> Iterator[readers.Batch]:
         since = self.since(context)
         order = {"sort_by": "update_time", "sort_direction": "asc"}
-        return readers.v2_batches(self.listing(context, updated_since=since, **order, **extra))
+        listing = self.listing(context, updated_since=since, **order, **extra)
+        most = self._pipedrive_tap.time_windows
+        if self.has_updated_until and most > 1:
+            return iter(windows.WindowedListing(listing, most))
+        return readers.v2_batches(listing)
 
     def keyset(self, context: dict | None) -> Iterator[readers.Batch]:
         since = self.since(context)

@@ -17,6 +17,8 @@ DEFAULT_LOOKBACK_SECONDS = 300
 DEFAULT_READ_AHEAD_STREAMS = 3
 DEFAULT_HISTORY_MAX_TOKENS = 20_000
 MAX_READ_AHEAD_STREAMS = 8
+DEFAULT_TIME_WINDOWS = 8
+MAX_TIME_WINDOWS = 32
 
 SETTINGS = with_client_settings(
     th.PropertiesList(
@@ -109,6 +111,16 @@ SETTINGS = with_client_settings(
             "the one being written, with the requests the burst limit has to spare, into "
             "temporary files (at most 64 MB each). 0 reads one stream at a time. Default 3.",
         ),
+        th.Property(
+            "time_windows",
+            th.IntegerType,
+            default=DEFAULT_TIME_WINDOWS,
+            description="How many time windows of one large list (deals, persons, "
+            "organizations, activities) may be read at once when the writer waits for pages "
+            "(a network's latency), with the requests the burst limit allows; they are written "
+            "in order, so bookmarks are as with one. Later windows wait in temporary files (at "
+            "most 256 MB each). 1 reads each list as one chain of pages. Default 8.",
+        ),
     ).to_dict()
 )
 
@@ -171,6 +183,17 @@ def read_ahead_streams(config: Mapping[str, Any]) -> int:
     return raw
 
 
+def time_windows(config: Mapping[str, Any]) -> int:
+    raw = config.get("time_windows", DEFAULT_TIME_WINDOWS)
+    if raw is None:
+        return DEFAULT_TIME_WINDOWS
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= MAX_TIME_WINDOWS:
+        raise ConfigError(
+            f"time_windows '{raw}' must be a whole number from 1 to {MAX_TIME_WINDOWS}."
+        )
+    return raw
+
+
 def history_tokens(config: Mapping[str, Any], daily_left: float | None) -> float:
     """What the change-log streams may spend in this run."""
     cap = config.get("history_max_tokens", DEFAULT_HISTORY_MAX_TOKENS)
@@ -193,6 +216,7 @@ def validate(config: Mapping[str, Any]) -> ClientConfig:
     anchor_date(config)
     lookback_seconds(config)
     read_ahead_streams(config)
+    time_windows(config)
     history_tokens(config, None)
     if config.get("custom_field_names", "readable") not in ("readable", "keys"):
         raise ConfigError("custom_field_names must be 'readable' or 'keys'.")

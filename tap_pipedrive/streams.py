@@ -23,6 +23,7 @@ class DealsStream(IncrementalStream):
     path = "/api/v2/deals"
     custom_fields_path = "/api/v2/dealFields"
     deleted_flag = "is_deleted"
+    has_updated_until = True
 
     BATCH_FIELDS = (*IncrementalStream.BATCH_FIELDS, "stage_id", "pipeline_id")
 
@@ -58,6 +59,7 @@ class PersonsStream(IncrementalStream):
     path = "/api/v2/persons"
     custom_fields_path = "/api/v2/personFields"
     deleted_flag = "is_deleted"
+    has_updated_until = True
 
 
 class OrganizationsStream(IncrementalStream):
@@ -65,12 +67,14 @@ class OrganizationsStream(IncrementalStream):
     path = "/api/v2/organizations"
     custom_fields_path = "/api/v2/organizationFields"
     deleted_flag = "is_deleted"
+    has_updated_until = True
 
 
 class ActivitiesStream(IncrementalStream):
     name = "activities"
     path = "/api/v2/activities"
     deleted_flag = "is_deleted"
+    has_updated_until = True
 
 
 class ProductsStream(IncrementalStream):

@@ -66,6 +66,10 @@ class TapPipedrive(Tap):
         return int(time.time())
 
     @cached_property
+    def time_windows(self) -> int:
+        return settings.time_windows(self.config)
+
+    @cached_property
     def lookback_seconds(self) -> int:
         return settings.lookback_seconds(self.config)
 

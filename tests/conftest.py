@@ -32,6 +32,15 @@ def sandbox_factory() -> Iterator[Callable[..., Sandbox]]:
         sb.stop()
 
 
+@pytest.fixture
+def eager_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large lists read in time windows cut whenever they can (tap_pipedrive/windows.py), also
+    in a tap run as a command: the no-loss tests hold with windows as with one chain."""
+    from tap_pipedrive.windows import EAGER_ENV
+
+    monkeypatch.setenv(EAGER_ENV, "1")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Soak runs are long: only on demand (`pytest -m soak`); the default run, CI's, leaves
     them out."""

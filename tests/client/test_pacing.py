@@ -125,20 +125,43 @@ def test_background_requests_leave_a_place_for_the_sync_to_use() -> None:
     assert now[0] >= 2.0
 
 
-def test_a_request_counts_until_two_seconds_after_its_answer() -> None:
-    # The server stamps a request somewhere between its sending and its answer: counting it
-    # from the answer keeps a slow answer from letting the limit + 1st through.
+def test_a_request_counts_from_its_sending_plus_what_its_answer_took_beyond_the_fastest() -> None:
+    # The server stamps a request somewhere between its sending and its answer. The round trip
+    # every request pays shifts ours and the server's stamps alike; what a slow answer took
+    # beyond the fastest may have been spent on the way there, so it is counted.
     from pipedrive_client.pacing import SlidingWindow
 
     now = [0.0]
     window = SlidingWindow(2, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
     window.acquire()
-    window.acquire()
-    now[0] = 1.5  # both answers come 1.5 s after they were sent
-    window.settle()
+    now[0] = 0.25  # the fastest round trip: 0.25 s
     window.settle()
     window.acquire()
-    assert now[0] >= 3.5  # not at 2.0, two seconds after the sends
+    now[0] = 1.5  # 1.25 s: a second more than the fastest, maybe all of it on the way there
+    window.settle()
+    window.acquire()  # the first request still counts (sent at 0.0, until 2.05)
+    assert 2.0 <= now[0] < 2.1
+    now[0] += 0.25
+    window.settle()
+    window.acquire()  # the slow one counts until 2.05 s after 1.25, not after its answer
+    assert 3.25 <= now[0] < 3.35
+
+
+def test_at_a_steady_latency_the_whole_limit_is_used() -> None:
+    # 1 s of latency on every request: the places come free 2 s after each sending, not 3 s.
+    from pipedrive_client.pacing import SlidingWindow
+
+    now = [0.0]
+    window = SlidingWindow(4, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+    sent = []
+    for _ in range(12):
+        window.acquire()
+        sent.append(now[0])
+        now[0] += 1.0
+        window.settle()
+        now[0] -= 1.0  # the next may go while this one is in flight
+    # 12 requests at 4 per 2 s: the 9th goes at about 4 s (answer-based counting: 6 s).
+    assert sent[8] < 4.3
 
 
 def test_requests_the_server_counted_that_were_not_ours_take_places_too() -> None:

@@ -72,6 +72,8 @@ def test_expensive_streams_are_deselected_by_default(config_file) -> None:
         ({"plan": "platinum"}, "plan 'platinum' is unknown"),
         ({"read_ahead_streams": 20}, "read_ahead_streams '20' must be a whole number"),
         ({"read_ahead_streams": "three"}, "read_ahead_streams"),
+        ({"time_windows": 0}, "time_windows '0' must be a whole number"),
+        ({"time_windows": "eight"}, "time_windows"),
         # a company that does not exist: every path answers 404
         ({"api_url": "{sandbox}/no-such-company"}, "check company_domain"),
     ],

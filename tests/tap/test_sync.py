@@ -111,6 +111,7 @@ def test_deleted_deals_carry_sdc_deleted_at(small) -> None:
     assert all(r["_sdc_deleted_at"] is None for r in second.records["deals"] if r["id"] != gone)
 
 
+@pytest.mark.usefixtures("eager_windows")
 def test_records_tied_on_one_second_across_a_page_boundary_are_not_skipped(sandbox_factory) -> None:
     sb = sandbox_factory(size="medium")
     first = run(config_for(sb))
@@ -119,6 +120,7 @@ def test_records_tied_on_one_second_across_a_page_boundary_are_not_skipped(sandb
     assert set(tied) <= set(second.ids("activities"))
 
 
+@pytest.mark.usefixtures("eager_windows")
 def test_resume_from_a_mid_stream_state_loses_nothing(sandbox_factory) -> None:
     sb = sandbox_factory(size="medium")
     full = run(config_for(sb))

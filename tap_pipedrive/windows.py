@@ -1,0 +1,179 @@
+"""Read one large v2 list as several time windows at once, handed over in order.
+
+A v2 list is a chain: each page needs the cursor the page before it returned, so one list reads
+one page per round trip however much of the burst limit is left. Over a real network (a second
+or more for a 500-record page) a backfill then takes several times what the limit allows.
+
+So when the writer finds itself waiting for pages, the unread time range of a window is cut in
+two: the window stops at the middle (records at or after it are dropped from its pages; the
+server's sort is update_time ascending, so one record past the middle means all the rest are),
+and a new window reads from the middle on (`updated_since`, with the old window's end as its
+`updated_until`). The windows read at the same time through the same paced client; the first is
+handed over as it comes, the others wait in temporary files until their turn. Handed over one
+after another, in time order, they are the list read as one chain: the same records, sorted,
+so bookmarks, resuming and the no-loss guarantees hold as before. Only the waiting overlaps.
+
+The last window is open-ended, as the chain's tail is: a record changed during the read moves
+to the end and is read there.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+from pipedrive_client import ReadAhead, read_ahead
+
+from .readers import Batch, Listing, in_order
+
+PAGES_IN_MEMORY = 2
+# What a window read ahead of its turn may hold on disk before it waits.
+SPOOL_BYTES = 256 * 2**20
+# A cut costs about a page (the page that reads past the new end, the new window's first): only
+# a window with at least this many pages still to read (at the density of its last page) is cut,
+# so an hourly run's page or two never is.
+MIN_PAGES_TO_CUT = 2
+# Cut only when the writer spent at least this share of the listing's time waiting for pages,
+# and this long in all: with the pages coming faster than they are written (no latency), the
+# windows would only add the spooling.
+WAITING_SHARE = 0.3
+WAITING_SECONDS = 0.5
+# ...and when at least this share of the burst limit is free: waiting on the limit itself, more
+# windows would only add requests.
+SPARE_SHARE = 0.25
+# Set to 1, windows are cut whenever one has records left to read, whatever the waiting: to see
+# them work on a fast network (the tests' kill, churn and tie runs use it).
+EAGER_ENV = "TAP_PIPEDRIVE_EAGER_WINDOWS"
+
+_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def _seconds(time_: str) -> float:
+    return datetime.strptime(time_[:19] + "Z", _FORMAT).replace(tzinfo=UTC).timestamp()
+
+
+def _time(seconds: float) -> str:
+    return datetime.fromtimestamp(int(seconds), UTC).strftime(_FORMAT)
+
+
+class _Window:
+    """Records with update_time in [since, end): `end` None is open-ended. `end` may be moved
+    down while the window reads (a cut); `reached` is the time of the last record read."""
+
+    def __init__(self, since: str, end: str | None) -> None:
+        self.since, self.end = since, end
+        self.reached = since
+        self.density = 0.0  # records per second in its last page
+        self.done = False  # read to its end
+        self.reader: ReadAhead[Batch] | None = None
+
+    def unread_seconds(self, ceiling: float) -> float:
+        end = _seconds(self.end) if self.end else ceiling
+        return end - _seconds(self.reached)
+
+    def pages_left(self, ceiling: float, page_size: int) -> float:
+        """About how many pages are still to read, at the density of the last page (lists
+        grow denser towards now more often than not)."""
+        if self.done:
+            return 0.0
+        return self.density * self.unread_seconds(ceiling) / page_size
+
+
+class WindowedListing:
+    """The batches of `listing` (whose params carry `updated_since`), read in up to
+    `max_windows` windows at once."""
+
+    def __init__(self, listing: Listing, max_windows: int) -> None:
+        self._listing = listing
+        self._max = max_windows
+        self._lock = threading.Lock()  # a window's end and `reached`, between cut and reader
+        # The open end counts as the time the listing began: what changes later is churn.
+        self._ceiling = time.time()
+        self._windows: list[_Window] = []  # in time order, the one handed over first
+        self._waited = 0.0
+        self._eager = os.environ.get(EAGER_ENV) == "1"
+
+    def __iter__(self) -> Iterator[Batch]:
+        first = _Window(self._listing.params["updated_since"], None)
+        self._start(first, self._listing.params.get("updated_until"))
+        self._windows = [first]
+        began = time.monotonic()
+        try:
+            while self._windows:
+                reader = self._windows[0].reader
+                while True:
+                    if self._eager or (not reader.ready and self._worth_cutting(began)):
+                        self._cut()
+                    waiting = time.monotonic()
+                    batch = next(reader, None)
+                    self._waited += time.monotonic() - waiting
+                    if batch is None:
+                        break
+                    yield batch
+                self._windows.pop(0)
+        finally:
+            for window in self._windows:
+                window.reader.close()
+
+    def _start(self, window: _Window, until: str | None) -> None:
+        params = {"updated_since": window.since}
+        if until:
+            params["updated_until"] = until
+        window.reader = read_ahead(
+            self._pages(window, self._listing.with_params(**params)), PAGES_IN_MEMORY, SPOOL_BYTES
+        )
+
+    def _pages(self, window: _Window, listing: Listing) -> Iterator[Batch]:
+        """The window's pages, each cut at its end (which a cut may have moved down)."""
+        time_of = listing.time_of
+        pages = listing.client.v2_pages(listing.path, listing.params, limit=listing.page_size)
+        for page in pages:
+            more = page.next is not None
+            batch = in_order(page.records, more, time_of, listing.log)
+            with self._lock:
+                end = window.end
+                kept = batch if end is None else [r for r in batch if time_of(r) < end]
+                if kept:
+                    window.reached = max(window.reached, time_of(kept[-1]))
+                    span = _seconds(time_of(kept[-1])) - _seconds(time_of(kept[0]))
+                    window.density = len(kept) / max(span, 1.0)
+                # Decided under the lock: a window read to its end is never cut afterwards.
+                window.done = not more or len(kept) < len(batch)
+            yield kept
+            if window.done:
+                return
+
+    def _worth_cutting(self, began: float) -> bool:
+        reading = sum(1 for window in self._windows if not window.done)
+        if reading >= self._max or self._waited < WAITING_SECONDS:
+            return False
+        if self._waited < WAITING_SHARE * (time.monotonic() - began):
+            return False
+        client = self._listing.client
+        return client.spare_requests() >= SPARE_SHARE * client.session.pacer.limit
+
+    def _cut(self) -> None:
+        if sum(1 for window in self._windows if not window.done) >= self._max:
+            return
+        """Cut the window with the most pages still to read in two, at the middle of its
+        unread time."""
+        page_size = self._listing.page_size
+        with self._lock:
+            reading = [w for w in self._windows if not w.done]
+            if not reading:
+                return
+            widest = max(reading, key=lambda w: w.pages_left(self._ceiling, page_size))
+            left = widest.pages_left(self._ceiling, page_size)
+            if left < MIN_PAGES_TO_CUT and not (self._eager and left > 0):
+                return
+            unread = widest.unread_seconds(self._ceiling)
+            middle = _time(_seconds(widest.reached) + unread / 2)
+            if not widest.reached < middle < (widest.end or "9"):
+                return  # a second wide: nothing to cut
+            server_end, widest.end = widest.end, middle
+            rest = _Window(middle, server_end)
+        self._start(rest, server_end)
+        self._windows.insert(self._windows.index(widest) + 1, rest)
