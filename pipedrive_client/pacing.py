@@ -89,6 +89,7 @@ class SlidingWindow:
                 if counted < allowed:
                     self._mine.ticket = next(self._tickets)
                     self._flying[self._mine.ticket] = now
+                    self._mine.ours = len(self._flying) + len(self._answered)  # with this one
                     return waited
                 # The answered request whose leaving frees a place; if none (all are in
                 # flight), an answer will.
@@ -117,16 +118,15 @@ class SlidingWindow:
             insort(self._answered, now - self._fastest)
 
     def count_others(self, server_count: int) -> None:
-        """The server counted `server_count` requests in its window when it answered ours:
-        what our own requests (answered, or sent before this thread's) do not explain was
-        someone else's (the discovery run just before, the target on the same token). Count
-        those for a window from now."""
+        """The server counted `server_count` requests in its window when this thread's request
+        reached it: what our own requests counted when it was sent do not explain was someone
+        else's (the discovery run just before, the target on the same token). Count those for
+        a window from now. (Compared with our count at the sending, not now: by the answer,
+        requests the server still counted then may have left our window.)"""
         with self._lock:
             now = self._clock()
             self._counted(now)
-            mine = getattr(self._mine, "ticket", -1)
-            sent_before = sum(1 for ticket in self._flying if ticket < mine)
-            others = server_count - len(self._answered) - sent_before
+            others = server_count - getattr(self._mine, "ours", server_count)
             self._others.extend([now] * (others - len(self._others)))
 
 

@@ -14,7 +14,7 @@ from pipedrive_client import ClientConfig, ConfigError
 from pipedrive_client.settings_schema import with_client_settings
 
 DEFAULT_LOOKBACK_SECONDS = 300
-DEFAULT_READ_AHEAD_STREAMS = 3
+DEFAULT_READ_AHEAD_STREAMS = 8
 DEFAULT_HISTORY_MAX_TOKENS = 20_000
 MAX_READ_AHEAD_STREAMS = 8
 DEFAULT_TIME_WINDOWS = 8
@@ -109,7 +109,7 @@ SETTINGS = with_client_settings(
             default=DEFAULT_READ_AHEAD_STREAMS,
             description="How many streams further down the sync are read at the same time as "
             "the one being written, with the requests the burst limit has to spare, into "
-            "temporary files (at most 64 MB each). 0 reads one stream at a time. Default 3.",
+            "temporary files (at most 64 MB each). 0 reads one stream at a time. Default 8.",
         ),
         th.Property(
             "time_windows",

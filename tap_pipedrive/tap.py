@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from typing import Any
 
@@ -115,7 +117,20 @@ class TapPipedrive(Tap):
         )
 
     def discover_streams(self) -> list:
+        self._fetch_field_definitions({s.custom_fields_path for s in STREAMS} - {None})
         return [stream_class(self) for stream_class in STREAMS]
+
+    def _fetch_field_definitions(self, paths: set[str]) -> None:
+        """Every stream's schema needs its entity's field definitions: read them at once, not
+        one round trip after another. A list that fails is read again, and its error raised,
+        where its stream needs it."""
+
+        def fetch(path: str) -> None:
+            with contextlib.suppress(PipedriveError):
+                self.field_definitions(path)
+
+        with ThreadPoolExecutor(max_workers=len(paths) or 1) as pool:
+            list(pool.map(fetch, sorted(paths)))
 
     def sync_all(self) -> None:
         self.read_ahead = ReadAheadStreams(

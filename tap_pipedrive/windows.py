@@ -105,8 +105,9 @@ class WindowedListing:
             while self._windows:
                 reader = self._windows[0].reader
                 while True:
-                    if self._eager or (not reader.ready and self._worth_cutting(began)):
-                        self._cut()
+                    while self._eager or self._worth_cutting(began):
+                        if not self._cut():
+                            break
                     waiting = time.monotonic()
                     batch = next(reader, None)
                     self._waited += time.monotonic() - waiting
@@ -147,33 +148,38 @@ class WindowedListing:
                 return
 
     def _worth_cutting(self, began: float) -> bool:
-        reading = sum(1 for window in self._windows if not window.done)
-        if reading >= self._max or self._waited < WAITING_SECONDS:
+        if self._waited < WAITING_SECONDS:
             return False
         if self._waited < WAITING_SHARE * (time.monotonic() - began):
             return False
         client = self._listing.client
         return client.spare_requests() >= SPARE_SHARE * client.session.pacer.limit
 
-    def _cut(self) -> None:
+    def _cut(self) -> bool:
+        """Cut the earliest window with pages enough still to read in two, at the middle of
+        its unread time; whether one was cut."""
         if sum(1 for window in self._windows if not window.done) >= self._max:
-            return
-        """Cut the window with the most pages still to read in two, at the middle of its
-        unread time."""
+            return False
         page_size = self._listing.page_size
         with self._lock:
             reading = [w for w in self._windows if not w.done]
             if not reading:
-                return
-            widest = max(reading, key=lambda w: w.pages_left(self._ceiling, page_size))
-            left = widest.pages_left(self._ceiling, page_size)
-            if left < MIN_PAGES_TO_CUT and not (self._eager and left > 0):
-                return
+                return False
+            least = MIN_PAGES_TO_CUT if not self._eager else 1e-9
+            # The earliest window worth it: the writer waits for the first, and what comes
+            # after it waits on disk; cutting early windows keeps the writer busy throughout.
+            widest = next(
+                (w for w in reading if w.pages_left(self._ceiling, page_size) >= least), None
+            )
+            if widest is None:
+                return False
             unread = widest.unread_seconds(self._ceiling)
             middle = _time(_seconds(widest.reached) + unread / 2)
             if not widest.reached < middle < (widest.end or "9"):
-                return  # a second wide: nothing to cut
+                return False  # a second wide: nothing to cut
             server_end, widest.end = widest.end, middle
             rest = _Window(middle, server_end)
+            rest.density = widest.density  # until its own first page tells
         self._start(rest, server_end)
         self._windows.insert(self._windows.index(widest) + 1, rest)
+        return True
