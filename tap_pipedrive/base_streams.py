@@ -18,7 +18,7 @@ from singer_sdk import Stream, metrics
 
 from pipedrive_client import ApiError
 
-from . import history, readers, sdk_internals, windows
+from . import fast_conform, history, readers, sdk_internals, windows
 from .custom_fields import CustomField
 from .times import rfc3339
 
@@ -73,6 +73,15 @@ class PipedriveStream(Stream):
         if not context:
             return f"'{self.name}'"
         return f"'{self.name}' ({', '.join(f'{k}={v}' for k, v in sorted(context.items()))})"
+
+    # -- RECORD messages: the schema's type conformance compiled once (see fast_conform) --------
+
+    def _generate_record_messages(self, record: dict) -> Iterator[Any]:
+        return sdk_internals.record_messages(self, record, self._record_output)
+
+    @cached_property
+    def _record_output(self) -> fast_conform.RecordOutput:
+        return fast_conform.RecordOutput(self.name, self.logger)
 
     # -- whole reads tell the loader which rows still exist -------------------------------------
 

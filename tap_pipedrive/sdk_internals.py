@@ -18,15 +18,25 @@ SDK upgrade that changes them breaks here, and tests/tap/test_sdk_internals.py s
 - ACTIVATE_VERSION goes after a stream's last record, not before its first as the SDK sends it:
   the records carry the version (`Stream._stream_version`) and the message is written with
   `Stream._write_activate_version_message` once the stream was read whole.
+- RECORD messages: `Stream._generate_record_messages` is replaced by `record_messages`, the
+  same steps with the schema's type conformance compiled once (fast_conform.py, built on the
+  SDK's private schema predicates in `singer_sdk.helpers._typing`) and the pruning of
+  deselected properties skipped when nothing is deselected.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from time import time
 from typing import Any
 
-from singer_sdk import metrics
+from singer_sdk import Stream, metrics
+from singer_sdk.helpers import _typing
+from singer_sdk.helpers._catalog import pop_deselected_record_properties
+from singer_sdk.helpers._util import utc_now
+from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.singerlib import RecordMessage
 
 SDK_START_MESSAGE = "Starting incremental sync of '%s' with bookmark value: %s"
 
@@ -86,3 +96,41 @@ class _DropSdkStartLine(logging.Filter):
 def quiet_sdk_start_line(logger: logging.Logger) -> None:
     if not any(isinstance(f, _DropSdkStartLine) for f in logger.filters):
         logger.addFilter(_DropSdkStartLine())
+
+
+# -- RECORD messages (see fast_conform.py) ------------------------------------------------------
+
+is_uniform_list = _typing.is_uniform_list
+is_object_type = _typing.is_object_type
+is_exclusive_boolean_type = _typing._is_exclusive_boolean_type
+warn_unmapped_properties = _typing._warn_unmapped_properties
+
+
+def sdk_conform(record: dict, schema: dict) -> tuple[dict, list]:
+    """The SDK's recursive type conformance of one record, and the paths of its properties
+    not in the schema (what `conform_record_data_types` warns about)."""
+    return _typing._conform_record_data_types(record, schema, TypeConformanceLevel.RECURSIVE, None)
+
+
+def record_messages(stream: Any, record: dict, output: Any) -> Iterator[RecordMessage]:
+    """`Stream._generate_record_messages` of singer-sdk 0.54, step for step: prune deselected
+    properties, conform to the effective schema, one message per stream map. The conformance
+    is `output`'s compiled conformer (fast_conform.RecordOutput) when the level is the SDK's
+    default, RECURSIVE; any other level is the SDK's own method."""
+    if stream.TYPE_CONFORMANCE_LEVEL != TypeConformanceLevel.RECURSIVE:
+        yield from Stream._generate_record_messages(stream, record)
+        return
+    schema = stream.effective_schema
+    mask = stream.mask
+    if not output.every_property_selected(mask):
+        pop_deselected_record_properties(record, stream.schema, mask)
+    record = output.conformer(schema)(record)
+    for stream_map in stream.stream_maps:
+        mapped_record = stream_map.transform(record)
+        if mapped_record is not None:
+            yield RecordMessage(
+                stream=stream_map.stream_alias,
+                record=mapped_record,
+                version=stream._stream_version,
+                time_extracted=utc_now(),
+            )

@@ -36,6 +36,12 @@ def _params(function) -> list[str]:
             ["self", "full_table_version"],
             "ACTIVATE_VERSION after a stream was read whole",
         ),
+        (
+            Stream,
+            "_generate_record_messages",
+            ["self", "record"],
+            "RECORD messages with the schema's type conformance compiled once",
+        ),
     ],
 )
 def test_private_methods_the_tap_calls_exist(owner, name, params, why) -> None:
@@ -76,3 +82,43 @@ def test_the_sdk_start_line_the_tap_filters_is_the_one_the_sdk_logs() -> None:
         "SDK upgrade changed its 'Starting incremental sync' line: the filter no longer drops "
         "it, so each partition's start is logged twice"
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("is_uniform_list", ["property_schema"]),
+        ("is_object_type", ["property_schema"]),
+        ("_is_exclusive_boolean_type", ["property_schema"]),
+        ("_warn_unmapped_properties", ["stream_name", "property_names", "logger"]),
+        ("_conform_record_data_types", ["input_object", "schema", "level", "parent"]),
+        ("_conform_primitive_property", ["elem", "property_schema"]),
+    ],
+)
+def test_the_conformance_the_tap_compiles_is_still_the_sdks(name, params) -> None:
+    """fast_conform.py asks the SDK's own schema predicates what each place of a schema is,
+    and must give what `_conform_record_data_types` gives (tests/tap/test_fast_output.py)."""
+    from singer_sdk.helpers import _typing
+
+    function = getattr(_typing, name, None)
+    assert function is not None, f"SDK upgrade removed _typing.{name}: recheck fast_conform.py"
+    assert _params(getattr(function, "__wrapped__", function)) == params, name
+
+
+def test_record_messages_take_the_steps_the_sdk_takes() -> None:
+    """`record_messages` repeats `Stream._generate_record_messages` step for step: an SDK
+    that adds one (or changes one) must be looked at."""
+    source = inspect.getsource(Stream._generate_record_messages)
+    steps = [
+        "schema = self.effective_schema",
+        "pop_deselected_record_properties(record, self.schema, self.mask)",
+        "record = conform_record_data_types(",
+        "level=self.TYPE_CONFORMANCE_LEVEL,",
+        "for stream_map in self.stream_maps:",
+        "mapped_record = stream_map.transform(record)",
+        "version=self._stream_version,",
+        "time_extracted=utc_now(),",
+    ]
+    for step in steps:
+        assert step in source, f"SDK upgrade changed _generate_record_messages: {step}"
+    assert source.count("\n") < 40, "SDK upgrade: _generate_record_messages does more now"
