@@ -20,7 +20,7 @@ from pipedrive_client import ApiError
 
 from . import fast_conform, history, readers, sdk_internals, windows
 from .custom_fields import CustomField
-from .times import rfc3339
+from .times import normal_form, rfc3339
 
 if TYPE_CHECKING:
     from .tap import TapPipedrive
@@ -165,6 +165,10 @@ class PipedriveStream(Stream):
         """A time in this stream's one format (what records and bookmarks carry)."""
         return rfc3339(value, self.millis)
 
+    @cached_property
+    def _in_normal_form(self) -> Callable[[str], Any]:
+        return normal_form(self.millis)
+
     # -- reading ------------------------------------------------------------------------------
 
     @property
@@ -269,9 +273,13 @@ class PipedriveStream(Stream):
 
     def post_process(self, row: dict, context: dict | None = None) -> dict | None:
         self._pipedrive_tap.records_emitted[self.name] += 1
+        in_normal_form = self._in_normal_form
         for name in self.time_fields:
-            if row.get(name):
-                row[name] = self.normal(row[name])
+            value = row.get(name)
+            # A time the API already sends in this stream's form stays as it is (`normal`
+            # would give it back unchanged).
+            if value and not (type(value) is str and in_normal_form(value)):
+                row[name] = self.normal(value)
         if self.custom_columns:
             values = row.pop("custom_fields", None) or {}
             for custom in self.custom_columns:

@@ -24,6 +24,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 logger = logging.getLogger("tap-pipedrive.custom_fields")
@@ -74,7 +75,7 @@ class CustomField:
     column: str
     labels: Mapping[int | str, str] = field(default_factory=dict)
 
-    @property
+    @cached_property  # asked for each value
     def text_ids(self) -> bool:
         """Options with ids that are not whole numbers: the column holds ids as text."""
         return self.field_type in OPTION_TYPES and any(isinstance(k, str) for k in self.labels)
