@@ -1,0 +1,15 @@
+{{ pipedrive_staging('filters', {
+    'id': 'id',
+    'name': 'text',
+    'type': 'text',
+    'user_id': 'id',
+    'custom_view_id': 'id',
+    'filter_code': 'text',
+    'visible_to': 'text',
+    'is_editable': 'boolean',
+    'temporary_flag': 'boolean',
+    'active_flag': 'boolean',
+    'last_used_time': 'timestamp',
+    'add_time': 'timestamp',
+    'update_time': 'timestamp',
+}) }}

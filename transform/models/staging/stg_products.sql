@@ -1,0 +1,17 @@
+{{ pipedrive_staging('products', {
+    'id': 'id',
+    'name': 'text',
+    'code': 'text',
+    'description': 'text',
+    'category': 'text',
+    'unit': 'text',
+    'tax': 'number',
+    'owner_id': 'id',
+    'is_linkable': 'boolean',
+    'billing_frequency': 'text',
+    'billing_frequency_cycles': 'number',
+    'visible_to': 'number',
+    'is_deleted': 'boolean',
+    'add_time': 'timestamp',
+    'update_time': 'timestamp',
+}) }}
