@@ -1,5 +1,7 @@
 """The demo: Meltano loads a local Pipedrive sandbox into an embedded DuckDB warehouse, writes a
-sample mailbox back to Pipedrive, and shows that an incremental run moves only the changes.
+sample mailbox back to Pipedrive, shows that an incremental run moves only the changes, loads
+the deals' stage moves, builds the dbt models in transform/ there (dbt-duckdb) and draws the
+pipeline funnel and the time in stage into demo-output/ (funnel.png, time_in_stage.png).
 
 Run from the repository root (README.md gives the one command that prepares .venv first):
     .venv/bin/python scripts/demo.py
@@ -21,6 +23,7 @@ from pathlib import Path
 
 import duckdb
 import requests
+from demo_charts import draw, funnel_table
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "demo-output"
@@ -102,6 +105,42 @@ def show(title: str, counts: dict[str, int]) -> None:
     print(f"  {'total':<22} {sum(counts.values()):>7}")
 
 
+def transform(env: dict, admin: str) -> None:
+    """The deals' stage moves, the dbt models over the warehouse, and the pictures."""
+    print(
+        "\n$ meltano run --state-id-suffix history tap-pipedrive target-duckdb"
+        "   (deals and deal_stage_changes: one change-log request per deal)"
+    )
+    requests.post(f"{admin}/reset-stats", timeout=10)
+    history = {**env, "TAP_PIPEDRIVE__SELECT": '["deals.*", "deal_stage_changes.*"]'}
+    meltano(history, "run", "--state-id-suffix", "history", "tap-pipedrive", "target-duckdb")
+    stats = requests.get(f"{admin}/stats", timeout=10).json()
+    with duckdb.connect(str(WAREHOUSE), read_only=True) as db:
+        moves, deals = db.execute(
+            "SELECT count(*), count(DISTINCT deal_id) FROM pipedrive.deal_stage_changes"
+        ).fetchone()
+    print(f"  {moves} stage moves of {deals} deals")
+    print(f"  API cost: {stats['requests']} requests, {stats['tokens']} tokens")
+
+    print("\n$ meltano run dbt-duckdb:build   (the models in transform/ and their tests)")
+    log = meltano(env, "run", "dbt-duckdb:build")
+    done = re.findall(r"Done\. (PASS=\d+ WARN=\d+ ERROR=\d+ SKIP=\d+)", log)
+    print(f"  dbt: {done[-1] if done else 'done'} (25 models, the rest tests)")
+    with duckdb.connect(str(WAREHOUSE), read_only=True) as db:
+        built = db.execute(
+            "SELECT table_schema, count(*) FROM information_schema.tables "
+            "WHERE table_schema LIKE 'pipedrive_analytics%' GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    print("  " + ", ".join(f"{schema}: {n} tables" for schema, n in built))
+
+    pictures, funnel = draw(WAREHOUSE, OUT, "the sandbox's small company (seed 1)")
+    print("\nThe funnel drawn (pipedrive_analytics.pipeline_funnel):")
+    print(funnel_table(funnel))
+    print("\nPictures:")
+    for picture in pictures:
+        print(f"  {picture.relative_to(ROOT)}")
+
+
 def main() -> None:
     shutil.rmtree(OUT, ignore_errors=True)
     OUT.mkdir()
@@ -121,8 +160,12 @@ def main() -> None:
             "TARGET_PIPEDRIVE_API_TOKEN": token,
             "TARGET_PIPEDRIVE_LEDGER": str(OUT / "ledger.db"),
             "TARGET_DUCKDB_FILEPATH": str(WAREHOUSE),
+            # dbt-duckdb builds the models in the same warehouse; its files stay in demo-output.
+            "DBT_DUCKDB_PATH": str(WAREHOUSE),
+            "DBT_DUCKDB_TARGET_PATH": str(OUT / "dbt-target"),
+            "DBT_DUCKDB_LOG_PATH": str(OUT / "dbt-logs"),
         }
-        print("Installing the Meltano plugins (tap, targets, email source)...")
+        print("Installing the Meltano plugins (tap, targets, email source, dbt)...")
         meltano(env, "install")
 
         print("\n$ meltano run tap-pipedrive target-duckdb")
@@ -179,6 +222,8 @@ def main() -> None:
                 "SELECT count(*) FROM pipedrive.deals WHERE _sdc_deleted_at IS NOT NULL"
             ).fetchone()[0]
         print(f"  deals marked deleted in the warehouse (_sdc_deleted_at): {deleted}")
+
+        transform(env, admin)
 
         if os.environ.get("DEMO_POSTGRES_URL"):
             pg_env = {**env, "TARGET_POSTGRES_SQLALCHEMY_URL": os.environ["DEMO_POSTGRES_URL"]}
