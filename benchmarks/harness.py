@@ -27,11 +27,24 @@ from typing import Any
 
 import requests
 
+from pipedrive_sandbox.generator import SIZES
+
 ROOT = Path(__file__).resolve().parent.parent
 SANDBOX = str(Path(sys.executable).parent / "pipedrive-sandbox")
 GNU_TIME = "/usr/bin/time"
 RECORD = re.compile(rb'^\{"type": ?"RECORD", ?"stream": ?"([^"]+)"')
 ARCHIVED = re.compile(rb'"is_archived": ?true')
+# Our streams of the main entities, those a company's size is counted in.
+MAIN_STREAMS = {
+    "deals",
+    "persons",
+    "organizations",
+    "activities",
+    "products",
+    "notes",
+    "files",
+    "leads",
+}
 # Our tap with the SDK's settings that matter for speed switched per variant (see VARIANTS).
 OURS = """
 import sys
@@ -58,6 +71,15 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def scaled_counts(records: int) -> dict[str, int]:
+    """Counts per entity in the large company's proportions, `records` main records in all."""
+    large = SIZES["large"]
+    main = sum(large[e] for e in MAIN_STREAMS)
+    return {
+        e: max(1, round(n * records / main)) if e in MAIN_STREAMS else n for e, n in large.items()
+    }
 
 
 @dataclass

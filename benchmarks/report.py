@@ -100,7 +100,53 @@ def goals(r: dict[str, Any]) -> list[tuple[str, str, str]]:
         )
     )
     rows += history_goals(r.get("history"))
+    rows += pipeline_goals(r.get("pipeline"))
     return rows
+
+
+def _pipeline_rate(p: dict[str, Any], contender: str, mode: str, records: int) -> float | None:
+    return next(
+        (
+            row["records_per_s"]
+            for row in p["rows"]
+            if row["plan"] is None
+            and row["target_records"] == records
+            and row["contender"] == contender
+            and row["mode"] == mode
+            and row["loader"] == "target-postgres"
+            and not any(row["returncodes"])
+        ),
+        None,
+    )
+
+
+def pipeline_goals(p: dict[str, Any] | None) -> list[tuple[str, str, str]]:
+    """Ours through `meltano run` against the peer piped straight into the same loader, at
+    every zero-latency size; the goal is met only if it is met at each."""
+    if not p:
+        return []
+    sizes = sorted({row["target_records"] for row in p["rows"] if row["plan"] is None})
+    if not sizes:
+        return []
+    parts, ok = [], True
+    for n in sizes:
+        ours = _pipeline_rate(p, "ours", "meltano run", n)
+        theirs = _pipeline_rate(p, "peer", "piped into the loader (no Meltano)", n)
+        if ours is None or theirs is None:
+            parts.append(f"{n:,}: a run failed")
+            ok = False
+            continue
+        x = ratio(ours, theirs)
+        ok = ok and x >= 2
+        parts.append(f"{n:,} records: {ours:,} vs {theirs:,} records/s = {x:.2f}x")
+    return [
+        (
+            "end-to-end records/s into PostgreSQL ≥ 2x the peer's pipeline into the same loader "
+            "(ours: `meltano run`; the peer piped into the same target-postgres)",
+            "; ".join(parts),
+            verdict(ok),
+        )
+    ]
 
 
 def history_goals(h: dict[str, Any] | None) -> list[tuple[str, str, str]]:
@@ -171,6 +217,201 @@ def history_section(h: dict[str, Any] | None) -> list[str]:
         ),
         "",
     ]
+
+
+def _proc(row: dict[str, Any], role: str, key: str) -> Any:
+    found = row["processes"].get(role)
+    return "" if found is None else found[key]
+
+
+def _pipeline_rows(rows: list[dict[str, Any]], limited: bool) -> list[list[Any]]:
+    out = []
+    for row in rows:
+        failed = [c for c in row["returncodes"] if c]
+        loaded = row.get("rows", row.get("records"))
+        cells = [
+            f"{row['target_records']:,}",
+            *([row["plan"], row["limit_per_2s"]] if limited else []),
+            "ours" if row["contender"] == "ours" else "singer-io 2.1.0",
+            row["mode"] + (f" (**exit {failed}**)" if failed else ""),
+            row["loader"] or "",
+            row["seconds"],
+            f"{loaded:,}",
+            f"{row['records_per_s']:,}",
+            *(
+                [
+                    row.get("requests", ""),
+                    row.get("answered_429", ""),
+                    row.get("max_requests_in_2s", ""),
+                ]
+                if limited
+                else []
+            ),
+            " / ".join(str(_proc(row, r, "peak_rss_mb")) for r in ("tap", "loader", "meltano")),
+            " / ".join(
+                str(_proc(row, r, "cpu_s")) for r in ("tap", "loader", "meltano", "discovery")
+            ),
+            _proc(row, "tap", "first_s"),
+            _proc(row, "tap", "last_s"),
+            _proc(row, "loader", "last_s"),
+            row["sandbox_cpu_s"],
+            row["postgres_cpu_s"],
+            f"{row['machine_busy']:.0%}",
+            row.get("other_cpu_s", ""),
+        ]
+        out.append(cells)
+    return out
+
+
+def _pipeline_header(limited: bool) -> list[str]:
+    return [
+        "records",
+        *(["plan", "limit/2s"] if limited else []),
+        "tap",
+        "how",
+        "loader",
+        "wall s",
+        "rows loaded (tap alone: records)",
+        "records/s",
+        *(["requests", "429s", "most in 2 s"] if limited else []),
+        "peak RSS MB tap / loader / Meltano",
+        "CPU s tap / loader / Meltano / discovery",
+        "sync starts s",
+        "tap exits s",
+        "loader exits s",
+        "sandbox CPU s",
+        "PostgreSQL CPU s",
+        "CPUs busy",
+        "others' CPU s",
+    ]
+
+
+def _split(p: dict[str, Any]) -> list[list[Any]]:
+    """Per zero-latency size and loader: where `meltano run`'s wall time goes."""
+    rows = [row for row in p["rows"] if row["plan"] is None and row["contender"] == "ours"]
+
+    def find(n: int, mode: str, loader: str | None) -> dict[str, Any] | None:
+        return next(
+            (
+                r
+                for r in rows
+                if r["target_records"] == n and r["mode"].startswith(mode) and r["loader"] == loader
+            ),
+            None,
+        )
+
+    out = []
+    for run in (r for r in rows if r["mode"] == "meltano run"):
+        n, loader = run["target_records"], run["loader"]
+        alone = find(n, "tap alone", None)
+        fed = find(n, "loader alone", loader)
+        tap = run["processes"].get("tap", {})
+        ld = run["processes"].get("loader", {})
+        tap_alone = alone["seconds"] if alone else None
+        out.append(
+            [
+                f"{n:,}",
+                loader,
+                run["seconds"],
+                tap.get("first_s", ""),
+                round(tap["last_s"] - tap["first_s"], 1) if tap else "",
+                tap_alone if tap_alone is not None else "",
+                round(ld["last_s"] - tap["last_s"], 1) if tap and ld else "",
+                fed["seconds"] if fed else "not run",
+                f"{1 - tap_alone / run['seconds']:.0%}" if tap_alone else "",
+            ]
+        )
+    return out
+
+
+def pipeline_section(p: dict[str, Any] | None) -> list[str]:
+    if not p:
+        return []
+    zero = [row for row in p["rows"] if row["plan"] is None]
+    limited = [row for row in p["rows"] if row["plan"] is not None]
+    peer_streams = next((row["streams"] for row in p["rows"] if row["contender"] == "peer"), [])
+    ours_streams = next(
+        (
+            row["per_stream"]
+            for row in zero
+            if row["mode"].startswith("tap alone") and row["contender"] == "ours"
+        ),
+        {},
+    )
+    left_out = "; ".join(f"`{k}`: {v}" for k, v in p["peer_left_out"].items())
+    source = p.get("source") or {}
+    measured_at = (
+        f" Our tap as of commit {source['commit']}"
+        + (
+            f", with {len(source['changed'])} uncommitted changes in tap_pipedrive/ and "
+            "pipedrive_client/ (meltano.yml installs the checkout with `-e .`)."
+            if source.get("changed")
+            else "."
+        )
+        if source
+        else ""
+    )
+    parts: list[str] = []
+    if zero:
+        parts += [
+            "## End to end: tap -> loader (full sync, zero added latency, the large company's "
+            "proportions)",
+            "",
+            "Ours: `meltano run tap-pipedrive target-postgres` / `target-duckdb` (loaders as "
+            + ", ".join(f"`{v}`" for v in p["loaders"].values())
+            + " pin them; the tap's default selection, "
+            f"{len(ours_streams)} streams), each into a fresh schema or file with a fresh "
+            "Meltano system database. The tap alone: the same executable, config and catalog, "
+            "into a file. The loaders alone: fed that file. Piped: the tap's stdout into "
+            "target-postgres's stdin with the config Meltano gives it, no Meltano between. The "
+            f"peer ({p['peer']}) reads {', '.join(peer_streams)}; left out: {left_out}. "
+            "Records/s = rows in the warehouse afterwards / wall seconds (for `meltano run`: "
+            "Meltano's start, the tap's discovery, the sync and saving the state). Peak RSS and "
+            "CPU seconds per process from /proc, polled every "
+            f"{p['poll_s']} s; the times are seconds from the start. PostgreSQL's CPU counts all "
+            "its processes (anyone else's queries too); CPUs busy is the whole machine's, and "
+            "others' CPU what processes outside the run, the sandbox and PostgreSQL used "
+            "meanwhile (on a shared machine, a run with much of it was slowed). "
+            "Command: `.venv/bin/python benchmarks/pipeline.py`." + measured_at,
+            "",
+            table(_pipeline_header(False), _pipeline_rows(zero, False)),
+            "",
+            "Where `meltano run`'s time goes: before the sync (Meltano's start and the tap's "
+            "discovery), the tap's sync inside the run against the tap alone, how long the loader "
+            "kept writing after the tap had exited, the loader alone on the tap's output, and the "
+            "share of the wall time beyond the tap alone.",
+            "",
+            table(
+                [
+                    "records",
+                    "loader",
+                    "meltano run s",
+                    "before the sync s",
+                    "tap's sync in the run s",
+                    "tap alone s",
+                    "loader after the tap s",
+                    "loader alone s",
+                    "beyond the tap alone",
+                ],
+                _split(p),
+            ),
+            "",
+        ]
+    if limited:
+        first = limited[0]
+        parts += [
+            f"## End to end under the plans' burst limits with {first['latency_ms']} ms added "
+            f"latency ({first['target_records']:,} records)",
+            "",
+            "The sandbox enforces the plan's limit per rolling 2 s and answers every request "
+            f"{first['latency_ms']} ms late; our tap is given the plan (`plan` setting) and "
+            "nothing else. Requests, 429s and the most requests in any 2 s are the sandbox's "
+            "counters for that run.",
+            "",
+            table(_pipeline_header(True), _pipeline_rows(limited, True)),
+            "",
+        ]
+    return parts
 
 
 def reconciliation_section(rows: list[dict[str, Any]] | None) -> list[str]:
@@ -392,6 +633,7 @@ def markdown(r: dict[str, Any]) -> str:
         "",
         *history_section(r.get("history")),
         *reconciliation_section(r.get("reconciliation")),
+        *pipeline_section(r.get("pipeline")),
     ]
     return "\n".join(parts)
 

@@ -6,8 +6,10 @@ Sections (each on a fresh sandbox process with seed 1, so every contender reads 
 throughput and peak RSS against singer-io tap-pipedrive 2.1.0 and across SDK settings; API cost
 against the peer and the lower bound; wall time under a plan's rate limit with 100 ms latency;
 scale at 100k and 1M records; the target's tokens per message; deal history against the peer's
-`dealflow`; the cost of a deletes reconciliation. `--quick` shrinks the sizes for a smoke run
-(its figures are not the ones to quote).
+`dealflow`; the cost of a deletes reconciliation; end to end through `meltano run` into
+target-postgres and target-duckdb at 100k and 1M records, beside the peer piped into the same
+target-postgres, and under the lite and growth plans' limits with 250 ms latency (pipeline.py).
+`--quick` shrinks the sizes for a smoke run (its figures are not the ones to quote).
 """
 
 from __future__ import annotations
@@ -28,25 +30,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness
 import history
 import peer
+import pipeline
 import reconcile_cost
 import report
 import target_cost
 
 from pipedrive_client.config import PLAN_BURST_LIMITS
 from pipedrive_client.costs import token_cost
-from pipedrive_sandbox.generator import SIZES
 
 HERE = Path(__file__).resolve().parent
-MAIN_STREAMS = {
-    "deals",
-    "persons",
-    "organizations",
-    "activities",
-    "products",
-    "notes",
-    "files",
-    "leads",
-}
+MAIN_STREAMS = harness.MAIN_STREAMS
 # Where each stream's records come from: (list, list of its archived records or None, page max).
 LISTS = {
     "deals": ("/api/v2/deals", "/api/v2/deals/archived", 500),
@@ -74,16 +67,8 @@ LISTS = {
     "activity_fields": ("/api/v2/activityFields", None, 500),
 }
 LARGE_TOTAL = 1_000_000
+scaled_counts = harness.scaled_counts
 PEER_PER_DEAL_STREAMS = {"dealflow", "deal_products"}
-
-
-def scaled_counts(records: int) -> dict[str, int]:
-    """Counts per entity in the large company's proportions, `records` main records in all."""
-    large = SIZES["large"]
-    main = sum(large[e] for e in MAIN_STREAMS)
-    return {
-        e: max(1, round(n * records / main)) if e in MAIN_STREAMS else n for e, n in large.items()
-    }
 
 
 def lower_bound(run: harness.TapRun) -> dict[str, int]:
@@ -276,6 +261,12 @@ def main(argv: list[str] | None = None) -> int:
             ("target", target_cost.compare),
             ("history", lambda: history.compare(size, work)),
             ("reconciliation", lambda: reconcile_cost.compare(reconciled, work)),
+            (
+                "pipeline",
+                lambda: pipeline.compare(
+                    pipeline.QUICK if args.quick else pipeline.FULL, work / "pipeline"
+                ),
+            ),
         )
         for name, step in steps:
             started = time.perf_counter()

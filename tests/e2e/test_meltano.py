@@ -12,8 +12,7 @@ import pytest
 import requests
 
 from pipedrive_sandbox import Sandbox
-
-from .meltano_project import environment, install, meltano
+from pipedrive_sandbox.meltano_project import environment, install, meltano
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 MAIN = ["deals", "persons", "organizations", "activities", "products", "leads", "notes", "files"]

@@ -8,8 +8,7 @@ import subprocess
 import pytest
 
 from pipedrive_sandbox import Sandbox
-
-from .meltano_project import ROOT, environment, install, meltano
+from pipedrive_sandbox.meltano_project import ROOT, environment, install, meltano
 
 # Installed by an earlier Meltano test or run; a fresh checkout (CI) installs them here.
 PLUGINS = (
