@@ -42,11 +42,13 @@ def eager_windows(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Soak runs are long: only on demand (`pytest -m soak`); the default run, CI's, leaves
-    them out."""
-    if "soak" in (config.getoption("markexpr") or ""):
-        return
-    soak = [item for item in items if "soak" in item.keywords]
-    if soak:
-        config.hook.pytest_deselected(items=soak)
-        items[:] = [item for item in items if "soak" not in item.keywords]
+    """Soak runs and slow forms are long: only on demand (`pytest -m soak`, `pytest -m slow`);
+    the default run, CI's, leaves them out."""
+    wanted = config.getoption("markexpr") or ""
+    for marker in ("soak", "slow"):
+        if marker in wanted:
+            continue
+        left_out = [item for item in items if marker in item.keywords]
+        if left_out:
+            config.hook.pytest_deselected(items=left_out)
+            items[:] = [item for item in items if marker not in item.keywords]

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tap_pipedrive.fast_writer import BUFFER_CHARS
 from tests.tap.runner import TAP, config_for, run
 
 from .warehouse import versions_of, warehouse
@@ -20,10 +21,10 @@ pytestmark = pytest.mark.postgres
 
 
 # A kill lands only while the tap still runs: it may write ahead of our reading by what its
-# stdout buffer and the pipe hold (the pipe is shrunk to one page), so a kill point leaves at
-# least this much output after it.
+# writer holds (RECORD lines up to fast_writer.BUFFER_CHARS), its stdout buffer and the pipe
+# (shrunk to one page), so a kill point leaves at least this much output after it.
 PIPE_BYTES = 4096
-KILL_TAIL_BYTES = 32 * 1024
+KILL_TAIL_BYTES = BUFFER_CHARS + 64 * 1024
 
 
 def _start(argv: list[str]) -> tuple[subprocess.Popen, int]:
@@ -74,6 +75,8 @@ def test_killed_at_random_points_and_resumed_into_postgres(
             at = rng.choice(_kill_points(argv)) if attempt < kills else 0
             process, read_end = _start(argv)
             wh.load(_killed_after(process, read_end, at))
+            # The load stops at a line the kill cut short, before the reader has waited.
+            process.wait(timeout=60)
             killed += process.returncode == -9
         assert killed == kills, "every kill must land before the run's end"
         assert wh.duplicate_keys() == 0

@@ -242,6 +242,7 @@ def test_call_logs_are_the_token_users_with_text_ids(small) -> None:
 # -- token costs ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # every list read whole, twice: about a minute
 def test_each_list_costs_the_described_tokens(small) -> None:
     small.reset_stats()
     for shape in LISTS:

@@ -99,12 +99,14 @@ class _Collect(logging.Handler):
         self.messages.append(record.getMessage())
 
 
+@pytest.mark.slow  # one sync of every stream: minutes on a busy machine
 def test_no_field_of_the_sandbox_is_dropped_for_want_of_a_schema(synced) -> None:
     _, warnings = synced
     dropped = [m for m in warnings if "not found in catalog schema" in m]
     assert not dropped, dropped
 
 
+@pytest.mark.slow  # one sync of every stream: minutes on a busy machine
 @pytest.mark.parametrize("stream", sorted(DOCUMENTED))
 def test_a_sync_emits_every_documented_property(synced, stream: str) -> None:
     out, _ = synced
@@ -116,6 +118,7 @@ def test_a_sync_emits_every_documented_property(synced, stream: str) -> None:
     assert not SPREAD & seen, f"{stream} still carries custom_fields"
 
 
+@pytest.mark.slow  # one sync of every stream: minutes on a busy machine
 @pytest.mark.parametrize("stream", sorted(EXAMPLE_ONLY))
 def test_fields_known_from_examples_carry_values(synced, stream: str) -> None:
     out, _ = synced

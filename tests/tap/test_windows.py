@@ -41,14 +41,6 @@ def test_windows_read_the_same_records_in_the_same_order_with_the_same_state(
     assert windowed.state == chain.state
 
 
-def test_no_window_opens_when_the_pages_come_faster_than_they_are_written(
-    sandbox_factory,
-) -> None:
-    sb = sandbox_factory(size="small", counts=COUNTS)
-    run(config_for(sb))  # as shipped, no latency
-    assert _windowed_requests(sb) == 0
-
-
 def test_windows_open_under_latency_and_change_nothing(sandbox_factory) -> None:
     sb = sandbox_factory(size="small", counts=COUNTS, faults="latency=0.15")
     shipped = run(config_for(sb, read_ahead_streams=0))
