@@ -54,13 +54,22 @@ def goals(r: dict[str, Any]) -> list[tuple[str, str, str]]:
             verdict(n <= bound),
         )
     )
-    rl = goal_row(r["rate_limited"])
+    shipped = goal_rows(r["rate_limited"])
     rows.append(
         (
-            "rate-limited wall time within 10% of the bound, zero 429s",
-            f"{rl['seconds']} s vs {rl['bound_seconds']} s = {rl['ratio']}x; "
-            f"{rl['answered_429']} answered 429",
-            verdict(rl["ratio"] is not None and rl["ratio"] <= 1.10 and rl["answered_429"] == 0),
+            "rate-limited wall ≤ 1.10x the bound at 100, 400 and 1,000 ms, zero 429s",
+            "; ".join(
+                f"{row['latency_s'] * 1000:.0f} ms: {row['seconds']} s vs "
+                f"{row['bound_seconds']} s = {row['ratio']}x, {row['answered_429']} answered 429"
+                for row in shipped
+            ),
+            verdict(
+                bool(shipped)
+                and all(
+                    row["ratio"] is not None and row["ratio"] <= 1.10 and not row["answered_429"]
+                    for row in shipped
+                )
+            ),
         )
     )
     small, big = r["scale"][0], r["scale"][-1]
@@ -441,13 +450,9 @@ def reconciliation_section(rows: list[dict[str, Any]] | None) -> list[str]:
     ]
 
 
-def goal_row(rate_limited: list[dict[str, Any]]) -> dict[str, Any]:
-    """The issue's case: 100 ms latency, the tap as shipped."""
-    return next(
-        row
-        for row in rate_limited
-        if row["latency_s"] == 0.1 and row["read_ahead_streams"] == "default"
-    )
+def goal_rows(rate_limited: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The issue's case: the tap as shipped, at each latency."""
+    return [row for row in rate_limited if row["time_windows"] == "default"]
 
 
 def table(header: list[str], rows: list[list[Any]]) -> str:
@@ -459,7 +464,7 @@ def table(header: list[str], rows: list[list[Any]]) -> str:
 def markdown(r: dict[str, Any]) -> str:
     m = r["machine"]
     t, c, tg = r["throughput"], r["api_cost"], r["target"]
-    rl = goal_row(r["rate_limited"])
+    rl = r["rate_limited"][0]
     parts = [
         "# Benchmark results",
         "",
@@ -561,14 +566,15 @@ def markdown(r: dict[str, Any]) -> str:
         f"## Under the {rl['plan']} plan's rate limit ({rl['limit_per_2s']} requests per 2 s) "
         f"with added latency ({rl['records']:,} records, main streams)",
         "",
-        "As shipped (`read_ahead_streams` default) and one stream at a time (`0`). The bound is "
+        "As shipped (`time_windows` default: large lists read in time windows at once) and "
+        "each list as one chain of pages (`1`). The bound is "
         "what the limit lets through; one request at a time would also pay the latency once "
-        "per request (the next column). The goal is the 100 ms row as shipped.",
+        "per request (the next column). The goal is every row as shipped.",
         "",
         table(
             [
                 "latency ms",
-                "read_ahead_streams",
+                "time_windows",
                 "requests",
                 "wall s",
                 "bound s",
@@ -581,7 +587,7 @@ def markdown(r: dict[str, Any]) -> str:
             [
                 [
                     f"{row['latency_s'] * 1000:.0f}",
-                    row["read_ahead_streams"],
+                    row["time_windows"],
                     row["requests"],
                     row["seconds"],
                     row["bound_seconds"],

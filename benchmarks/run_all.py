@@ -4,7 +4,8 @@
 
 Sections (each on a fresh sandbox process with seed 1, so every contender reads the same data):
 throughput and peak RSS against singer-io tap-pipedrive 2.1.0 and across SDK settings; API cost
-against the peer and the lower bound; wall time under a plan's rate limit with 100 ms latency;
+against the peer and the lower bound; wall time under a plan's rate limit with 100, 400 and
+1,000 ms latency;
 scale at 100k and 1M records; the target's tokens per message; deal history against the peer's
 `dealflow`; the cost of a deletes reconciliation; end to end through `meltano run` into
 target-postgres and target-duckdb at 100k and 1M records, beside the peer piped into the same
@@ -177,7 +178,7 @@ def pick(stats: dict) -> dict[str, Any]:
 
 def rate_limited(records: int, plan: str, latencies: list[float], work: Path) -> list[dict]:
     """Full syncs of the main streams on a plan's burst limit with added latency, as shipped and
-    with one stream at a time (`read_ahead_streams: 0`). The bound is what the limit lets
+    with each list as one chain of pages (`time_windows: 1`). The bound is what the limit lets
     through: `limit` requests in the first 2 s, then `limit` per 2 s of the sliding window. A
     client with one request in flight is also held to one latency per request (shown beside)."""
     limit = PLAN_BURST_LIMITS[plan]
@@ -185,8 +186,8 @@ def rate_limited(records: int, plan: str, latencies: list[float], work: Path) ->
     rows = []
     for latency in latencies:
         with harness.sandbox("large", counts=counts, plan=plan, faults=f"latency={latency}") as sb:
-            for ahead in (None, 0):
-                settings = {} if ahead is None else {"read_ahead_streams": ahead}
+            for ahead in (None, 1):
+                settings = {} if ahead is None else {"time_windows": ahead}
                 time.sleep(2.1)  # the previous run's requests leave the window
                 sb.reset_stats()
                 run = harness.ours(
@@ -201,7 +202,7 @@ def rate_limited(records: int, plan: str, latencies: list[float], work: Path) ->
                         "plan": plan,
                         "limit_per_2s": limit,
                         "latency_s": latency,
-                        "read_ahead_streams": "default" if ahead is None else ahead,
+                        "time_windows": "default" if ahead is None else ahead,
                         "requests": n,
                         "answered_429": stats["status"].get("429", 0),
                         "max_requests_in_2s": stats.get("max_requests_in_2s"),
@@ -256,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         steps = (
             ("throughput", lambda: throughput(size, work)),
             ("api_cost", lambda: api_cost(size, work)),
-            ("rate_limited", lambda: rate_limited(totals[0], "lite", [0.1, 0.4], work)),
+            ("rate_limited", lambda: rate_limited(totals[0], "lite", [0.1, 0.4, 1.0], work)),
             ("scale", lambda: scale(totals, work)),
             ("target", target_cost.compare),
             ("history", lambda: history.compare(size, work)),
