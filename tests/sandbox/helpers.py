@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 from typing import Any
 
 import requests
 
 from pipedrive_sandbox import Sandbox
+
+# The official descriptions, kept in tests/specs (see its README).
+SPECS = Path(os.environ.get("PIPEDRIVE_SPECS") or Path(__file__).resolve().parent.parent / "specs")
 
 # The API's time formats: v2 records, v1 records, and with milliseconds (leads, lead labels,
 # the mailbox).
