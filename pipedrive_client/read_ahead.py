@@ -138,11 +138,6 @@ class ReadAhead(Generic[T]):
         """Whether the fetching has ended (all items, or an error, are waiting)."""
         return self._channel.fetched
 
-    @property
-    def ready(self) -> bool:
-        """Whether the next item (or the end) is waiting: reading it will not wait."""
-        return bool(self._channel.entries)
-
     def __iter__(self) -> Iterator[T]:
         return self
 

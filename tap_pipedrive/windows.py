@@ -136,7 +136,10 @@ class WindowedListing:
             batch = in_order(page.records, more, time_of, listing.log)
             with self._lock:
                 end = window.end
-                kept = batch if end is None else [r for r in batch if time_of(r) < end]
+                if end is None or not batch or time_of(batch[-1]) < end:
+                    kept = batch  # sorted: its last record is its newest
+                else:
+                    kept = [r for r in batch if time_of(r) < end]
                 if kept:
                     window.reached = max(window.reached, time_of(kept[-1]))
                     span = _seconds(time_of(kept[-1])) - _seconds(time_of(kept[0]))
