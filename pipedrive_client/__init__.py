@@ -18,7 +18,7 @@ from .errors import (
 from .pagination import Page, iter_v1_pages, iter_v2_pages
 from .read_ahead import ReadAhead, read_ahead
 from .session import PacedSession, body_of
-from .stats import RunStats
+from .stats import PartStats, RunStats, attributed, counted_to
 
 __all__ = [
     "PLAN_BURST_LIMITS",
@@ -31,6 +31,7 @@ __all__ = [
     "OddPageError",
     "PacedSession",
     "Page",
+    "PartStats",
     "PermissionDeniedError",
     "PipedriveClient",
     "PipedriveError",
@@ -38,7 +39,9 @@ __all__ = [
     "ReadAhead",
     "RunStats",
     "WriteOutcomeUnknown",
+    "attributed",
     "body_of",
+    "counted_to",
     "iter_v1_pages",
     "iter_v2_pages",
     "read_ahead",

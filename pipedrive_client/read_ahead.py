@@ -11,6 +11,7 @@ of pages is unchanged.
 
 from __future__ import annotations
 
+import contextvars
 import pickle
 import tempfile
 import threading
@@ -129,8 +130,14 @@ class ReadAhead(Generic[T]):
     def __init__(self, items: Iterator[T], depth: int = 1, spool_bytes: int = 0) -> None:
         self._channel = _Channel(depth, spool_bytes)
         self._done = False
+        # The thread runs in a copy of this one's context: its requests count to the same part
+        # of the run (stats.attributed).
+        context = contextvars.copy_context()
         threading.Thread(
-            target=_work, args=(items, self._channel), name="pipedrive-read-ahead", daemon=True
+            target=context.run,
+            args=(_work, items, self._channel),
+            name="pipedrive-read-ahead",
+            daemon=True,
         ).start()
 
     @property

@@ -1,13 +1,66 @@
-"""Counters of what a run cost: requests, API tokens, retries and seconds spent waiting."""
+"""Counters of what a run cost: requests, API tokens, retries and seconds spent waiting, in all
+and per part of the run (a stream, say: see `attributed`)."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
+
+# What the requests made now are for (a stream's name); None: the run's own (discovery, checks).
+_part: ContextVar[str | None] = ContextVar("pipedrive_part", default=None)
+_END = object()
+
+
+@contextmanager
+def counted_to(part: str) -> Iterator[None]:
+    """The requests this thread makes inside the block count to `part` (and those of the
+    threads ReadAhead starts meanwhile, which carry the part along)."""
+    token = _part.set(part)
+    try:
+        yield
+    finally:
+        _part.reset(token)
+
+
+def attributed(part: str, items: Iterable) -> Iterator:
+    """`items`, with the requests made while each is fetched counted to `part`, whichever
+    thread fetches them."""
+    iterator = iter(items)
+    try:
+        while True:
+            with counted_to(part):
+                item = next(iterator, _END)
+            if item is _END:
+                return
+            yield item
+    finally:
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            close()
+
+
+@dataclass
+class PartStats:
+    """What one part of a run cost, and when it made its first and last request."""
+
+    requests: int = 0
+    pages: int = 0  # answers that were not errors
+    tokens: int = 0
+    first_at: float | None = None  # time.monotonic()
+    last_at: float | None = None
+
+    def count(self, answered: bool, tokens: int) -> None:
+        now = time.monotonic()
+        self.first_at = self.first_at if self.first_at is not None else now
+        self.last_at = now
+        self.requests += 1
+        self.pages += answered
+        self.tokens += tokens
 
 
 @dataclass
@@ -23,6 +76,7 @@ class RunStats:
     statuses: Counter[int] = field(default_factory=Counter)
     requests_by_endpoint: Counter[str] = field(default_factory=Counter)
     tokens_by_endpoint: Counter[str] = field(default_factory=Counter)
+    by_part: dict[str | None, PartStats] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     _waiting: int = field(default=0, repr=False, compare=False)
     _waiting_since: float = field(default=0.0, repr=False, compare=False)
@@ -34,12 +88,20 @@ class RunStats:
             self.statuses[status] += 1
             self.requests_by_endpoint[endpoint] += 1
             self.tokens_by_endpoint[endpoint] += tokens
+            self._part().count(status < 400, tokens)
+
+    def _part(self) -> PartStats:
+        part = _part.get()
+        if part not in self.by_part:
+            self.by_part[part] = PartStats()
+        return self.by_part[part]
 
     def record_failed_attempt(self, endpoint: str) -> None:
         """A request that got no answer (reset, timeout): sent, so counted, but not charged."""
         with self._lock:
             self.requests += 1
             self.requests_by_endpoint[endpoint] += 1
+            self._part().count(False, 0)
 
     def record_retry(self) -> None:
         with self._lock:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import pendulum
 from singer_sdk import Stream, metrics
 
-from pipedrive_client import ApiError
+from pipedrive_client import ApiError, attributed, counted_to
 
 from . import fast_conform, history, readers, sdk_internals, windows
 from .custom_fields import CustomField
@@ -97,6 +97,11 @@ class PipedriveStream(Stream):
         return self.replication_method == "FULL_TABLE" or self._pipedrive_tap.reconciling
 
     def sync(self, context: dict | None = None) -> None:
+        # Requests made for this stream count to it in the run's progress and summary.
+        with counted_to(self.name):
+            self._sync_versioned(context)
+
+    def _sync_versioned(self, context: dict | None) -> None:
         """The SDK's sync; when versions are on and the stream (with its children that keep
         rows) is read whole, its records carry this run's table version and, once every
         partition was read, ACTIVATE_VERSION tells the loader the rest no longer exist."""
@@ -205,8 +210,12 @@ class PipedriveStream(Stream):
         """`source`, read ahead (see read_ahead.py); a child stream's one request per parent
         batch is simply made."""
         if self.parent_stream_type:
-            return self.source(context)
+            return self.reading(context)
         return self._pipedrive_tap.read_ahead.open(self, context)
+
+    def reading(self, context: dict | None) -> Iterator[readers.Batch]:
+        """`source`, its requests counted to this stream in whichever thread reads it."""
+        return attributed(self.name, self.source(context))
 
     def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
         return itertools.chain.from_iterable(self.read(context))
@@ -272,7 +281,7 @@ class PipedriveStream(Stream):
         yield from strict(context)
 
     def post_process(self, row: dict, context: dict | None = None) -> dict | None:
-        self._pipedrive_tap.records_emitted[self.name] += 1
+        self._pipedrive_tap.progress.count_record(self.name)
         in_normal_form = self._in_normal_form
         for name in self.time_fields:
             value = row.get(name)

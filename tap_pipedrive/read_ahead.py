@@ -52,7 +52,7 @@ class ReadAheadStreams:
         key = _key(stream, context)
         reader = self._waiting.pop(key, None)
         if reader is None:
-            reader = read_ahead(stream.source(context), PAGES_IN_MEMORY)
+            reader = read_ahead(stream.reading(context), PAGES_IN_MEMORY)
         elif reader in self._ahead:
             self._ahead.remove(reader)
         self._started.add(key)
@@ -82,7 +82,7 @@ class ReadAheadStreams:
                 # it; reading ahead needs that now. Same value: the bookmark does not move
                 # before then.
                 sdk_internals.write_starting_value(stream, context)
-                reader = read_ahead(stream.source(context), PAGES_IN_MEMORY, SPOOL_BYTES)
+                reader = read_ahead(stream.reading(context), PAGES_IN_MEMORY, SPOOL_BYTES)
                 self._ahead.append(reader)
                 self._waiting[key] = reader
 

@@ -18,6 +18,7 @@ DEFAULT_READ_AHEAD_STREAMS = 8
 DEFAULT_HISTORY_MAX_TOKENS = 20_000
 MAX_READ_AHEAD_STREAMS = 8
 DEFAULT_TIME_WINDOWS = 8
+DEFAULT_PROGRESS_INTERVAL = 5
 MAX_TIME_WINDOWS = 32
 
 SETTINGS = with_client_settings(
@@ -121,6 +122,14 @@ SETTINGS = with_client_settings(
             "in order, so bookmarks are as with one. Later windows wait in temporary files (at "
             "most 256 MB each). 1 reads each list as one chain of pages. Default 8.",
         ),
+        th.Property(
+            "progress_interval",
+            th.NumberType,
+            default=DEFAULT_PROGRESS_INTERVAL,
+            description="Seconds between progress lines on standard error (per stream: records "
+            "so far and their rate, pages, requests, tokens). 0 turns them off; the table per "
+            "stream at the end of a run stays. Default 5.",
+        ),
     ).to_dict()
 )
 
@@ -194,6 +203,19 @@ def time_windows(config: Mapping[str, Any]) -> int:
     return raw
 
 
+def progress_interval(config: Mapping[str, Any]) -> float:
+    raw = config.get("progress_interval", DEFAULT_PROGRESS_INTERVAL)
+    if raw is None:
+        return DEFAULT_PROGRESS_INTERVAL
+    try:
+        seconds = float(raw)  # the SDK reads a config file's 0.5 as a Decimal
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if isinstance(raw, bool | str) or not seconds >= 0:
+        raise ConfigError(f"progress_interval '{raw}' must be a number of seconds, 0 or more.")
+    return seconds
+
+
 def history_tokens(config: Mapping[str, Any], daily_left: float | None) -> float:
     """What the change-log streams may spend in this run."""
     cap = config.get("history_max_tokens", DEFAULT_HISTORY_MAX_TOKENS)
@@ -217,6 +239,7 @@ def validate(config: Mapping[str, Any]) -> ClientConfig:
     lookback_seconds(config)
     read_ahead_streams(config)
     time_windows(config)
+    progress_interval(config)
     history_tokens(config, None)
     if config.get("custom_field_names", "readable") not in ("readable", "keys"):
         raise ConfigError("custom_field_names must be 'readable' or 'keys'.")

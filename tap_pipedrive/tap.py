@@ -19,6 +19,7 @@ from pipedrive_client import PipedriveClient, PipedriveError
 from . import history, inputs, settings
 from .custom_fields import CustomField, name_columns
 from .fast_writer import RecordLineWriter
+from .progress import Progress
 from .read_ahead import ReadAheadStreams
 from .streams import STREAMS
 
@@ -37,17 +38,21 @@ class TapPipedrive(Tap):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._field_definitions: dict[str, list[dict]] = {}
-        self.records_emitted: Counter[str] = Counter()
         self.change_logs: dict[tuple[str, Any], list[dict] | None] = {}
         self.read_ahead = ReadAheadStreams()
         super().__init__(*args, **kwargs)
         _ = self.client  # settings are checked at start even when no stream needs the API
+        self.progress = Progress(self.client.stats, self.logger)
         inputs.warn_about_unknown_settings(self.config, self.config_jsonschema, self.logger)
         inputs.warn_about_unknown_streams(self.input_catalog, self.streams, self.logger)
 
     def load_state(self, state: dict[str, Any]) -> None:
         inputs.check_bookmarks(state, "the state")
         super().load_state(state)
+
+    @property
+    def records_emitted(self) -> Counter[str]:
+        return self.progress.records
 
     @cached_property
     def client(self) -> PipedriveClient:
@@ -141,12 +146,14 @@ class TapPipedrive(Tap):
         self.read_ahead = ReadAheadStreams(
             self._sync_order(), settings.read_ahead_streams(self.config)
         )
+        self.progress.start(settings.progress_interval(self.config))
         try:
             with _spaced_collections():
                 super().sync_all()
         finally:
             self.flush_messages()
             self.read_ahead.close()
+            self.progress.stop()
             self._log_summary()
 
     def run_sync_dry_run(self, *args: Any, **kwargs: Any) -> bool:
@@ -179,6 +186,7 @@ class TapPipedrive(Tap):
         per_stream = ", ".join(f"{name} {n}" for name, n in sorted(self.records_emitted.items()))
         self.logger.info("Records per stream: %s", per_stream or "none")
         self.logger.info(self.client.stats.summary())
+        self.progress.log_table()
 
 
 @contextlib.contextmanager

@@ -74,6 +74,8 @@ def test_expensive_streams_are_deselected_by_default(config_file) -> None:
         ({"read_ahead_streams": "three"}, "read_ahead_streams"),
         ({"time_windows": 0}, "time_windows '0' must be a whole number"),
         ({"time_windows": "eight"}, "time_windows"),
+        ({"progress_interval": -1}, "progress_interval '-1' must be a number of seconds"),
+        ({"progress_interval": "often"}, "progress_interval"),
         # a company that does not exist: every path answers 404
         ({"api_url": "{sandbox}/no-such-company"}, "check company_domain"),
     ],
