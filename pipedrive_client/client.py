@@ -107,7 +107,13 @@ class PipedriveClient:
 
     def current_user(self) -> dict[str, Any]:
         """Cheap (2 tokens) check that the token and domain work."""
-        return self.get(f"{V1}/users/me")
+        return self.current_user_and_headers()[0]
+
+    def current_user_and_headers(self) -> tuple[dict[str, Any], Mapping[str, str]]:
+        """The token's user and company (GET /users/me, 2 tokens), and the answer's headers:
+        the burst limit and the daily budget left, when the API sends them."""
+        response = self.session.get(f"{V1}/users/me")
+        return _data(body_of(response)) or {}, response.headers
 
     # -- persons ------------------------------------------------------------------------------
 

@@ -15,12 +15,22 @@ from typing import Any
 
 from . import render
 from .clock import parse_time, v1_time
+from .extras import COMPANY_ID
 from .history import BROWSER, Author, Entry
 from .history import ENTITIES as LOGGED_ENTITIES
 from .store import FIELD_ENTITIES, MERGEABLE, Store
 from .table import ARCHIVED, DELETED, SortedView
 
 Handler = Callable[..., tuple[int, Any]]
+# The sandbox's account, as `/users/me` names it.
+COMPANY = {
+    "company_id": COMPANY_ID,
+    "company_name": "Sandbox Company",
+    "company_domain": "sandbox",
+    "company_country": "EE",
+    "company_industry": "IT Services",
+    "language": {"language_code": "en", "country_code": "US"},
+}
 TOKEN_USER = 1  # the user the token belongs to (`/users/me`): the author of API writes
 MAX_LIMIT = {"v2": 500, "v1": 500, "files": 100}
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -186,14 +196,7 @@ class Api:
             "/api/v1/files",
             self._v1_list_handler("files", render.file, max_limit=100, no_since=True),
         )
-        r(
-            "GET",
-            "/api/v1/users/me",
-            lambda **_: (
-                200,
-                {"success": True, "data": render.user(self.store.get("users", TOKEN_USER))},
-            ),
-        )
+        r("GET", "/api/v1/users/me", self.current_user)
         for path, table, renderer in (
             ("users", "users", render.user),
             ("activityTypes", "activity_types", render.activity_type),
@@ -597,6 +600,16 @@ class Api:
             return error(404, "Product attachment not found")
         self.store.remove_deal_product(deal_id, attachment_id, by=author)
         return 200, {"success": True, "data": {"id": attachment_id}}
+
+    def current_user(self, **_: Any) -> tuple[int, dict]:
+        """The token's user, with its company and what it may use (as the description's
+        example: the company's creator, admin of every app the account has)."""
+        user = render.user(self.store.get("users", TOKEN_USER))
+        access = [
+            {"app": app, "admin": True, "permission_set_id": str(uuid.UUID(int=n + 1))}
+            for n, app in enumerate(("sales", "global", "account_settings", "projects"))
+        ]
+        return 200, {"success": True, "data": {**user, **COMPANY, "access": access}}
 
     def _merge_handler(self, table: str) -> Handler:
         """`{id}` is merged into `merge_with_id`, which survives with its own values where both

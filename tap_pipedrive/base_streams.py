@@ -43,7 +43,10 @@ class PipedriveStream(Stream):
     custom_fields_path: ClassVar[str | None] = None  # v2 field definitions of this entity
     deleted_flag: ClassVar[str | None] = None  # "is_deleted", or "!active_flag" for v1 lists
     read_ahead: ClassVar[bool] = True  # get_records reads `source` through `read`
-    add_on: ClassVar[bool] = False  # a paid add-on's data (projects): not every account has it
+    # The Pipedrive app whose access the token's user needs (users/me's `access`): projects is
+    # a paid add-on, not every account has it.
+    app: ClassVar[str] = "sales"
+    plan: ClassVar[str | None] = None  # the lowest plan the API serves this list on
     reads_history: ClassVar[bool] = False  # a change-log child (its parent keeps a backlog)
     # Read whole, its rows are what exists: ACTIVATE_VERSION may retire the rest. Not so for a
     # stream of changes, which only ever adds rows.
@@ -144,7 +147,7 @@ class PipedriveStream(Stream):
         try:
             return self._pipedrive_tap.custom_fields(self.custom_fields_path, self.name)
         except ApiError as exc:
-            if not self.add_on or exc.status not in (402, 403, 404):
+            if self.app == "sales" or exc.status not in (402, 403, 404):
                 raise
             # Discovery builds every stream's schema: an account without the add-on must still
             # discover and sync the rest. Selected, the stream's own list then fails the run.

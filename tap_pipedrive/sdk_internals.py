@@ -22,6 +22,10 @@ SDK upgrade that changes them breaks here, and tests/tap/test_sdk_internals.py s
   same steps with the schema's type conformance compiled once (fast_conform.py, built on the
   SDK's private schema predicates in `singer_sdk.helpers._typing`) and the pruning of
   deselected properties skipped when nothing is deselected.
+- `--test`: the SDK's callback makes the tap with its stream maps, whose setup discovers every
+  stream (5 requests); the connection check needs none, so `connection_test_tap` makes it
+  without them, from the config the SDK's CLI parsed (`ctx.params["config"]`, a private
+  `_ConfigInput`), and plain `--test` is told apart by the option's value.
 """
 
 from __future__ import annotations
@@ -134,3 +138,23 @@ def record_messages(stream: Any, record: dict, output: Any) -> Iterator[RecordMe
                 version=stream._stream_version,
                 time_extracted=utc_now(),
             )
+
+
+def plain_test_option(value: str) -> bool:
+    """Whether `--test` was given without a value (the SDK then syncs a record per stream;
+    `--test=schema` writes the schemas)."""
+    from singer_sdk.tap_base import CliTestOptionValue
+
+    return value == CliTestOptionValue.All.value
+
+
+def connection_test_tap(tap_class: Any, ctx: Any) -> Any:
+    """The tap as the SDK's `--test` callback makes it, but without stream maps (whose setup
+    would discover every stream)."""
+    config = ctx.params.get("config")
+    return tap_class(
+        config=getattr(config, "config", None) or {},
+        parse_env_config=getattr(config, "parse_env", False),
+        validate_config=True,
+        setup_mapper=False,
+    )

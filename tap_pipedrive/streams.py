@@ -229,6 +229,7 @@ class UnpagedV2Stream(ReferenceStream):
 
 class ProjectBoardsStream(UnpagedV2Stream):
     name = "project_boards"
+    app = "projects"
     selected_by_default = False
     path = "/api/v2/boards"
 
@@ -241,6 +242,7 @@ class ProjectPhasesStream(UnpagedV2Stream):
     board."""
 
     name = "project_phases"
+    app = "projects"
     selected_by_default = False
     path = "/api/v2/phases"
     parent_stream_type = ProjectBoardsStream
@@ -292,7 +294,7 @@ class ProjectsStream(ReferenceStream):
     name = "projects"
     path = "/api/v2/projects"
     custom_fields_path = "/api/v2/projectFields"
-    add_on = True
+    app = "projects"
     selected_by_default = False
     partitions: ClassVar[list[dict]] = [{"is_archived": False}, {"is_archived": True}]
 
@@ -310,6 +312,7 @@ class TasksStream(ReferenceStream):
     """Project tasks: no time filter and no sort, read whole every run."""
 
     name = "tasks"
+    app = "projects"
     path = "/api/v2/tasks"
     selected_by_default = False
 
@@ -352,6 +355,7 @@ class ActivityFieldsStream(FieldDefinitionsStream):
 
 class ProjectFieldsStream(FieldDefinitionsStream):
     name = "project_fields"
+    app = "projects"
     selected_by_default = False
     path = "/api/v2/projectFields"
 
@@ -446,6 +450,7 @@ class DealInstallmentsStream(PerDealBatchStream):
     endpoint: one request (10 tokens) per 100 deals."""
 
     name = "deal_installments"
+    plan = "growth"  # "Only available in Growth and above plans"
     path = "/api/v2/deals/installments"
 
 

@@ -16,7 +16,7 @@ from singer_sdk import Tap
 
 from pipedrive_client import PipedriveClient, PipedriveError
 
-from . import history, inputs, settings
+from . import connection_check, history, inputs, sdk_internals, settings
 from .custom_fields import CustomField, name_columns
 from .fast_writer import RecordLineWriter
 from .progress import Progress
@@ -44,7 +44,8 @@ class TapPipedrive(Tap):
         _ = self.client  # settings are checked at start even when no stream needs the API
         self.progress = Progress(self.client.stats, self.logger)
         inputs.warn_about_unknown_settings(self.config, self.config_jsonschema, self.logger)
-        inputs.warn_about_unknown_streams(self.input_catalog, self.streams, self.logger)
+        if self.input_catalog:  # (self.streams is discovery: not for --test or --about)
+            inputs.warn_about_unknown_streams(self.input_catalog, self.streams, self.logger)
 
     def load_state(self, state: dict[str, Any]) -> None:
         inputs.check_bookmarks(state, "the state")
@@ -155,6 +156,22 @@ class TapPipedrive(Tap):
             self.read_ahead.close()
             self.progress.stop()
             self._log_summary()
+
+    @classmethod
+    def cb_test(cls, ctx: Any, param: Any, value: str) -> None:
+        """Plain `--test` is the connection check, without discovery."""
+        if not sdk_internals.plain_test_option(value):
+            super().cb_test(ctx, param, value)
+            return
+        sdk_internals.connection_test_tap(cls, ctx).run_connection_test()
+        ctx.exit()
+
+    def run_connection_test(self) -> bool:  # type: ignore[misc]
+        """`--test`: one request (users/me) where the SDK's test reads a record of every
+        stream after discovery (see connection_check.py)."""
+        for line in connection_check.report(self.client, STREAMS):
+            self.logger.info(line)
+        return True
 
     def run_sync_dry_run(self, *args: Any, **kwargs: Any) -> bool:
         try:

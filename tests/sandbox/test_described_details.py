@@ -154,3 +154,18 @@ def test_bad_participants_are_refused(sandbox, participants) -> None:
     )
     assert response.status_code == 400
     assert response.json()["success"] is False
+
+
+def test_the_current_user_is_the_described_response_with_company_and_access(sandbox) -> None:
+    """What `tap-pipedrive --test` reads: the token's user, its company and its app access."""
+    import yaml
+    from openapi_schema_validator import OAS30Validator
+
+    from .helpers import SPECS
+
+    body = get(sandbox, "/api/v1/users/me")
+    op = yaml.safe_load((SPECS / "v1.yaml").read_text())["paths"]["/users/me"]["get"]
+    OAS30Validator(op["responses"]["200"]["content"]["application/json"]["schema"]).validate(body)
+    me = body["data"]
+    assert (me["id"], me["company_id"], me["company_domain"]) == (1, 7_100_000, "sandbox")
+    assert {entry["app"] for entry in me["access"]} >= {"sales", "global", "projects"}
