@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import bisect
+import dataclasses
 import re
 import uuid
 from collections.abc import Callable, Sequence
@@ -147,6 +148,8 @@ class Api:
             # productFields nests them under additional_data.pagination (its description).
             flat = path != "productFields"
             r("GET", f"/api/v1/{path}", self._v1_list_handler(table, render.field_v1, flat=flat))
+            if path != "activityFields":  # the description has no PATCH for activity fields
+                r("PATCH", f"/api/v2/{path}/{{rid}}", self._field_rename_handler(table))
         for kind, table in (
             ("persons", "persons"),
             ("organizations", "organizations"),
@@ -556,6 +559,24 @@ class Api:
                 }
             row = self.store.update(table, _int(rid), changes, by=author)
             return 200, {"success": True, "data": V2_ENTITIES[table](row)}
+
+        return handler
+
+    def _field_rename_handler(self, table: str) -> Handler:
+        """A field renamed (Settings > Data fields in the web app): its key stays. Only
+        `field_name` of the described body is kept."""
+
+        def handler(rid: str, body: Any, **_: Any) -> tuple[int, Any]:
+            current = self.store.get(table, rid)
+            if current is None:
+                return error(404, "Field not found")
+            name = _object(body).get("field_name")
+            if not isinstance(name, str) or not 1 <= len(name.strip()) <= 255:
+                raise BadRequest("field_name must be a string of 1 to 255 characters")
+            stamp = self.store.stamp(table)
+            fdef = dataclasses.replace(current["def"], name=name.strip(), update_ms=stamp)
+            row = self.store.update(table, rid, {"def": fdef}, stamp=stamp)
+            return 200, {"success": True, "data": render.field_v2(row)}
 
         return handler
 

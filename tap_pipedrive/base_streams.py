@@ -18,7 +18,7 @@ from singer_sdk import Stream, metrics
 
 from pipedrive_client import ApiError, attributed, counted_to
 
-from . import fast_conform, history, readers, sdk_internals, windows
+from . import custom_fields, fast_conform, history, readers, sdk_internals, windows
 from .custom_fields import CustomField
 from .times import normal_form, rfc3339
 
@@ -102,7 +102,19 @@ class PipedriveStream(Stream):
     def sync(self, context: dict | None = None) -> None:
         # Requests made for this stream count to it in the run's progress and summary.
         with counted_to(self.name):
+            if context is None and self.custom_columns:
+                self._tell_renamed_custom_fields()
             self._sync_versioned(context)
+
+    def _tell_renamed_custom_fields(self) -> None:
+        """A warning per custom field renamed in Pipedrive since the last run, from the names
+        that run kept in this stream's state (and this run keeps for the next)."""
+        state = self.stream_state
+        for now, old_name, old_column in custom_fields.renames(
+            state.get(custom_fields.NAMES_STATE_KEY), self.custom_columns
+        ):
+            self.logger.warning(custom_fields.rename_warning(self.name, now, old_name, old_column))
+        state[custom_fields.NAMES_STATE_KEY] = custom_fields.names_to_keep(self.custom_columns)
 
     def _sync_versioned(self, context: dict | None) -> None:
         """The SDK's sync; when versions are on and the stream (with its children that keep

@@ -227,3 +227,38 @@ def _number(value: Any) -> float | None:
         return float(value) if value is not None else None
     except (TypeError, ValueError):
         return None
+
+
+# Where each stream's state keeps the custom fields' names and columns of its last run.
+NAMES_STATE_KEY = "custom_field_names"
+
+
+def renames(
+    last_run: Mapping[str, Any] | None, fields: Iterable[CustomField]
+) -> list[tuple[CustomField, str, str]]:
+    """The fields renamed in Pipedrive since the last run, as (field now, old name, old
+    column), from what the last run kept in the state ({key: [name, column]})."""
+    out = []
+    for now in fields:
+        before = (last_run or {}).get(now.key)
+        if isinstance(before, list | tuple) and len(before) == 2 and before[0] != now.name:
+            out.append((now, str(before[0]), str(before[1])))
+    return out
+
+
+def names_to_keep(fields: Iterable[CustomField]) -> dict[str, list[str]]:
+    return {f.key: [f.name, f.column] for f in fields}
+
+
+def rename_warning(stream: str, now: CustomField, old_name: str, old_column: str) -> str:
+    where = (
+        f"its column stays '{now.column}'"
+        if now.column == old_column
+        else f"its values now go to a new column '{now.column}' and '{old_column}' keeps the "
+        f"earlier rows (pin the field in custom_field_columns, "
+        f'{{"{now.key}": "{old_column}"}}, to keep one column)'
+    )
+    return (
+        f"{stream}: custom field '{old_name}' was renamed in Pipedrive to '{now.name}' since the "
+        f"last run (key {now.key}); {where}."
+    )
