@@ -146,6 +146,16 @@ def test_wrong_token_fails_with_one_readable_line_and_no_token(project) -> None:
     assert secret not in output
 
 
+def test_the_connection_check_through_meltano_costs_one_request(project) -> None:
+    sb: Sandbox = project["sandbox"]
+    before = sb.stats()["requests"]
+    result = run(project, "invoke", "tap-pipedrive", "--test")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Connection check: the API token was accepted." in result.stderr
+    assert "Company: Sandbox Company" in result.stderr
+    assert sb.stats()["requests"] - before == 1
+
+
 def test_history_streams_and_their_cap_through_meltano(project) -> None:
     """deal_changes and deal_stage_changes into PostgreSQL under a small token cap: the backlog
     is kept in Meltano's state and worked off run after run, until every change entry of every
