@@ -62,6 +62,9 @@ class ReadAheadStreams:
 
     def _read(self, reader: ReadAhead) -> Iterator[Any]:
         try:
+            # The next streams start now, not once this one's first page came: over a slow
+            # network that wait is a whole round trip of the run's start.
+            self._advance()
             for item in reader:
                 self._advance()
                 yield item

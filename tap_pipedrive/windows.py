@@ -169,12 +169,9 @@ class WindowedListing:
             if not reading:
                 return False
             least = MIN_PAGES_TO_CUT if not self._eager else 1e-9
-            # The earliest window worth it: the writer waits for the first, and what comes
-            # after it waits on disk; cutting early windows keeps the writer busy throughout.
-            widest = next(
-                (w for w in reading if w.pages_left(self._ceiling, page_size) >= least), None
-            )
-            if widest is None:
+            # The window with the most pages left: the longest chain sets the listing's time.
+            widest = max(reading, key=lambda w: w.pages_left(self._ceiling, page_size))
+            if widest.pages_left(self._ceiling, page_size) < least:
                 return False
             unread = widest.unread_seconds(self._ceiling)
             middle = _time(_seconds(widest.reached) + unread / 2)
