@@ -13,12 +13,13 @@ from functools import cached_property
 from typing import Any
 
 from singer_sdk import Tap
+from singer_sdk.helpers._batch import BatchConfig
 
 from pipedrive_client import PipedriveClient, PipedriveError
 
 from . import history, inputs, settings
+from .batch_writer import BatchFileWriter
 from .custom_fields import CustomField, name_columns
-from .fast_writer import RecordLineWriter
 from .read_ahead import ReadAheadStreams
 from .streams import STREAMS
 
@@ -32,8 +33,9 @@ class TapPipedrive(Tap):
     name = "tap-pipedrive"
     package_name = "pipedrive-connectors"
     config_jsonschema = settings.SETTINGS
-    # The SDK's writer with faster RECORD lines, byte for byte the same (see fast_writer.py).
-    message_writer_class = RecordLineWriter
+    # The SDK's writer with faster RECORD lines, byte for byte the same (see fast_writer.py),
+    # which writes them to files announced by BATCH messages under `batch_config`.
+    message_writer_class = BatchFileWriter
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._field_definitions: dict[str, list[dict]] = {}
@@ -41,6 +43,10 @@ class TapPipedrive(Tap):
         self.change_logs: dict[tuple[str, Any], list[dict] | None] = {}
         self.read_ahead = ReadAheadStreams()
         super().__init__(*args, **kwargs)
+        if self.config.get("batch_config") and isinstance(self.message_writer, BatchFileWriter):
+            # BATCH messages: the records go to files (see batch_writer.py).
+            config = BatchConfig.from_dict(dict(self.config["batch_config"]))
+            self.message_writer.batches(config, self.name)
         _ = self.client  # settings are checked at start even when no stream needs the API
         inputs.warn_about_unknown_settings(self.config, self.config_jsonschema, self.logger)
         inputs.warn_about_unknown_streams(self.input_catalog, self.streams, self.logger)
