@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/pipeline.py            # 100k and 1M records, and the rate limits
     .venv/bin/python benchmarks/pipeline.py --quick    # 2,000 records, one plan: about a minute
     .venv/bin/python benchmarks/pipeline.py --records 100000 --latency-records 0 --json out.json
+    .venv/bin/python benchmarks/pipeline.py --variants --records 100000   # loading switches
 
 What runs, on one sandbox per scenario (seed 1, the large company's proportions scaled to N main
 records, as the scale step of run_all.py makes them), each run a full sync into a fresh schema
@@ -25,6 +26,15 @@ records, as the scale step of run_all.py makes them), each run a full sync into 
 - at 250 ms added latency under the lite and growth plans' burst limits (20 and 40 requests per
   2 s; the sandbox enforces them, the tap gets `plan`): the meltano runs, our tap alone, the
   peer's pipeline.
+
+`--variants` runs instead, at each zero-latency size, the ways of loading into target-postgres
+side by side (VARIANTS): `meltano run` of ours with each variant's tap and loader settings
+(meltano.yml's defaults and these over them, through the environment), and the peer piped
+into the same loader with each loader config (it writes RECORD messages only). After each
+run, per table: rows, a checksum of the rows with the columns the loader stamps with its clock
+(`_sdc_extracted_at`, `_received_at`, `_batched_at`, `_sequence`, `_sync_started_at`) left out,
+the column types, and how many rows have each `_sdc_` column set; every variant of ours must
+equal the first (`content` in its row), and so must every one of the peer.
 
 Measured from outside: wall time (for `meltano run`: Meltano's start, the tap's discovery, the
 sync, saving the state); rows in the warehouse afterwards (records/s = rows / wall seconds); and,
@@ -93,6 +103,32 @@ QUICK = Sizes(
     latency_loaders=("target-postgres",),
     plans=("lite",),
 )
+
+
+# The ways of loading, each (tap settings, target-postgres settings) over meltano.yml's. The
+# BATCH files go to a directory of the run's own (`{batch_root}`).
+VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    "records, validated": ({}, {"validate_records": True}),
+    "records, not validated": ({}, {"validate_records": False}),
+    "batch (jsonl)": (
+        {
+            "batch_config": {
+                "encoding": {"format": "jsonl", "compression": "none"},
+                "storage": {"root": "{batch_root}"},
+            }
+        },
+        {},
+    ),
+    "batch (jsonl, gzip)": (
+        {
+            "batch_config": {
+                "encoding": {"format": "jsonl", "compression": "gzip"},
+                "storage": {"root": "{batch_root}"},
+            }
+        },
+        {},
+    ),
+}
 
 
 # -- measuring a process tree from /proc ------------------------------------------------------
@@ -353,6 +389,67 @@ def postgres_rows(schema: str, drop: bool = True) -> dict[str, int]:
         if drop:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     return dict(sorted(rows.items()))
+
+
+# What the loader stamps with its own clock, which differs from run to run.
+LOAD_TIME_COLUMNS = (
+    "_sdc_extracted_at",
+    "_sdc_received_at",
+    "_sdc_batched_at",
+    "_sdc_sequence",
+    "_sdc_sync_started_at",
+)
+
+
+def postgres_content(schema: str) -> dict[str, dict[str, Any]]:
+    """Per table: rows, an md5 of its rows (as JSON, sorted) without LOAD_TIME_COLUMNS, the
+    column types, and the rows that have each `_sdc_` column set."""
+    drop = " ".join(f"- '{c}'" for c in LOAD_TIME_COLUMNS)
+    out: dict[str, dict[str, Any]] = {}
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        columns: dict[str, dict[str, str]] = {}
+        for table, column, kind in conn.execute(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = %s ORDER BY table_name, column_name",
+            (schema,),
+        ):
+            columns.setdefault(table, {})[column] = kind
+        for table, types in sorted(columns.items()):
+            rows, digest = conn.execute(
+                f"SELECT count(*), md5(coalesce(string_agg(x, chr(10) ORDER BY x), '')) "  # noqa: S608
+                f'FROM (SELECT (to_jsonb(r) {drop})::text AS x FROM "{schema}"."{table}" r) s'
+            ).fetchone()
+            sdc = [c for c in types if c.startswith("_sdc_")]
+            counts = (
+                conn.execute(
+                    "SELECT "  # noqa: S608
+                    + ", ".join(f'count("{c}")' for c in sdc)
+                    + f' FROM "{schema}"."{table}"'
+                ).fetchone()
+                if sdc
+                else ()
+            )
+            out[table] = {
+                "rows": rows,
+                "md5": digest,
+                "types": types,
+                "sdc_set": dict(zip(sdc, counts, strict=True)),
+            }
+    return out
+
+
+def content_differences(a: dict[str, dict], b: dict[str, dict]) -> list[str]:
+    """What differs between two postgres_content results, one line per table."""
+    out = []
+    for table in sorted(set(a) | set(b)):
+        x, y = a.get(table), b.get(table)
+        if x is None or y is None:
+            out.append(f"{table}: only in one")
+            continue
+        for key in ("rows", "md5", "types", "sdc_set"):
+            if x[key] != y[key]:
+                out.append(f"{table}: {key} {x[key]} != {y[key]}")
+    return out
 
 
 def duckdb_rows(path: Path, schema: str = "pipedrive") -> dict[str, int]:
@@ -662,6 +759,132 @@ def scenario_runs(
     return rows
 
 
+def _with_root(settings: dict[str, Any], root: str) -> dict[str, Any]:
+    return json.loads(json.dumps(settings).replace("{batch_root}", root))
+
+
+def _env_settings(prefix: str, settings: dict[str, Any]) -> dict[str, str]:
+    return {
+        f"{prefix}_{k.upper()}": json.dumps(v) if isinstance(v, dict | bool) else str(v)
+        for k, v in settings.items()
+    }
+
+
+def variant_runs(
+    sb: harness.SandboxProcess, work: Path, setup: Setup, scenario: dict, **tap_settings: str
+) -> list[dict[str, Any]]:
+    """Each of VARIANTS: ours through `meltano run`, the peer piped, into target-postgres; the
+    warehouse's content compared with the first variant's."""
+    project = Project(sb, work, **tap_settings)
+    rows: list[dict[str, Any]] = []
+    first: dict[str, dict[str, Any]] = {}
+    for name, (tap_variant, loader) in VARIANTS.items():
+        batch_root = work / f"batch-{uuid.uuid4().hex[:8]}"
+        tap = _with_root(tap_variant, batch_root.as_uri())
+        warehouse = Warehouse("target-postgres", work)
+        env = project.env(
+            **warehouse.env(),
+            **_env_settings("TAP_PIPEDRIVE", tap),
+            **_env_settings("TARGET_POSTGRES", loader),
+        )
+        print(f"#   {name}: meltano run tap-pipedrive target-postgres", file=sys.stderr, flush=True)
+        _fresh(sb, False)
+        run = [MELTANO, "run", "tap-pipedrive", "target-postgres"]
+        m = measure([{"args": run, "cwd": ROOT, "env": env}], sb)
+        m.extra.update(_stats(sb))
+        content = postgres_content(warehouse.schema)
+        files = sorted(batch_root.glob("*")) if batch_root.exists() else []
+        m.extra["batch_files"] = len(files)
+        m.extra["batch_mb"] = round(sum(f.stat().st_size for f in files) / 2**20, 1)
+        for f in files:
+            f.unlink()
+        first = first or content
+        m.extra["content"] = content_differences(first, content) or "same as the first"
+        rows.append(
+            _row(
+                m,
+                **scenario,
+                contender="ours",
+                mode="meltano run",
+                variant=name,
+                loader="target-postgres",
+                per_table=warehouse.rows(),
+            )
+        )
+    peer_config = peer.write_config(work, sb.token, ANCHOR)
+    found = peer.peer_catalog(setup.peer_python, sb.api_url, peer_config, set(), work)
+    streams = set(peer.peer_streams(found)) - set(PEER_LEFT_OUT)
+    peer_catalog = harness.write_json(work / "peer-catalog.json", harness.select(found, streams))
+    peer_tap = {
+        "args": [*peer._argv(setup.peer_python, peer_config), "--catalog", peer_catalog],
+        "env": {**os.environ, "PEER_BASE_URL": sb.api_url},
+        "cwd": work,
+    }
+    seen: list[dict[str, Any]] = []
+    first = {}
+    for name, (_, loader) in VARIANTS.items():
+        base = {"validate_records": True, **setup.loader_config["target-postgres"], **loader}
+        if base in seen:
+            continue  # the peer writes RECORD messages only: the same run as before
+        seen.append(base)
+        print(f"#   {name}: the peer | target-postgres", file=sys.stderr, flush=True)
+        warehouse = Warehouse("target-postgres", work)
+        config = harness.write_json(work / f"{warehouse.schema}.json", warehouse.config(base))
+        _fresh(sb, False)
+        loader_argv = [plugin_executable("loaders", "target-postgres"), "--config", config]
+        m = measure([{**peer_tap, "pipe": True}, {"args": loader_argv}], sb)
+        m.extra.update(_stats(sb))
+        content = postgres_content(warehouse.schema)
+        first = first or content
+        m.extra["content"] = content_differences(first, content) or "same as the first"
+        rows.append(
+            _row(
+                m,
+                **scenario,
+                contender="peer",
+                mode="piped into the loader (no Meltano)",
+                variant=name,
+                loader="target-postgres",
+                per_table=warehouse.rows(),
+            )
+        )
+    return rows
+
+
+def variants_table(rows: list[dict[str, Any]]) -> list[str]:
+    """A markdown table of the variant rows."""
+    out = [
+        "| records | contender | variant | wall s | rows | records/s | tap CPU s | loader CPU s "
+        "| content |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        procs = row["processes"]
+        content = row.get("content")
+        content = content if isinstance(content, str) else f"DIFFERS: {'; '.join(content[:5])}"
+        failed = f" (exit {row['returncodes']})" if any(row["returncodes"]) else ""
+        out.append(
+            f"| {row['target_records']:,} | {row['contender']} | {row['variant']}{failed} "
+            f"| {row['seconds']} | {row['rows']:,} | {row['records_per_s']:,} "
+            f"| {procs.get('tap', {}).get('cpu_s', 0)} | {procs.get('loader', {}).get('cpu_s', 0)} "
+            f"| {content} |"
+        )
+    return out
+
+
+def compare_variants(sizes: list[int], work: Path) -> dict[str, Any]:
+    work.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
+    setup: Setup | None = None
+    for records in sizes:
+        scenario = {"target_records": records, "plan": None, "limit_per_2s": None, "latency_ms": 0}
+        print(f"# variants: {scenario}", file=sys.stderr, flush=True)
+        with harness.sandbox("large", counts=harness.scaled_counts(records)) as sb:
+            setup = setup or _setup(sb, work)
+            rows += variant_runs(sb, work, setup, scenario, max_requests_per_2s="10000")
+    return {"source": source(), "loaders": loader_pins(), "rows": rows}
+
+
 def source() -> dict[str, Any]:
     """The commit the tap was measured at, and the plugins' files changed since (the tap runs
     from this checkout: meltano.yml installs it with `-e .`)."""
@@ -747,7 +970,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--detail-max", type=int, help="loaders alone and piped runs up to this")
     parser.add_argument("--json", help="also write the rows here")
+    parser.add_argument(
+        "--variants", action="store_true", help="the ways of loading (VARIANTS) side by side"
+    )
     args = parser.parse_args(argv)
+    if args.variants:
+        started = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="pipeline-") as tmp:
+            result = compare_variants(_sizes(args.records or "2000"), Path(tmp))
+        result["seconds"] = round(time.perf_counter() - started)
+        if args.json:
+            Path(args.json).write_text(json.dumps(result, indent=2, default=str))
+        print("\n".join(variants_table(result["rows"])))
+        return 0
     sizes = QUICK if args.quick else FULL
     sizes = Sizes(
         records=_sizes(args.records) if args.records else sizes.records,

@@ -82,6 +82,10 @@ class PipedriveStream(Stream):
     def _generate_record_messages(self, record: dict) -> Iterator[Any]:
         return sdk_internals.record_messages(self, record, self._record_output)
 
+    def get_batch_config(self, config: Any) -> None:
+        """Never the SDK's batch path, which would write the records unconformed: with
+        `batch_config` the tap's writer puts the RECORD messages in files (batch_writer.py)."""
+
     @cached_property
     def _record_output(self) -> fast_conform.RecordOutput:
         return fast_conform.RecordOutput(self.name, self.logger)

@@ -26,6 +26,8 @@ SDK upgrade that changes them breaks here, and tests/tap/test_sdk_internals.py s
   stream (5 requests); the connection check needs none, so `connection_test_tap` makes it
   without them, from the config the SDK's CLI parsed (`ctx.params["config"]`, a private
   `_ConfigInput`), and plain `--test` is told apart by the option's value.
+- BATCH messages (batch_writer.py): the SDK's batch settings and message,
+  `singer_sdk.helpers._batch.BatchConfig` and `SDKBatchMessage`, re-exported here.
 """
 
 from __future__ import annotations
@@ -37,10 +39,16 @@ from typing import Any
 
 from singer_sdk import Stream, metrics
 from singer_sdk.helpers import _typing
+from singer_sdk.helpers._batch import BatchConfig, SDKBatchMessage
 from singer_sdk.helpers._catalog import pop_deselected_record_properties
 from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.singerlib import RecordMessage
+
+__all__ = [  # what other modules take from here besides its functions
+    "BatchConfig",
+    "SDKBatchMessage",
+]
 
 SDK_START_MESSAGE = "Starting incremental sync of '%s' with bookmark value: %s"
 

@@ -17,8 +17,8 @@ from singer_sdk import Tap
 from pipedrive_client import PipedriveClient, PipedriveError
 
 from . import connection_check, history, inputs, sdk_internals, settings
+from .batch_writer import BatchFileWriter
 from .custom_fields import CustomField, name_columns
-from .fast_writer import RecordLineWriter
 from .progress import Progress
 from .read_ahead import ReadAheadStreams
 from .streams import STREAMS
@@ -33,14 +33,19 @@ class TapPipedrive(Tap):
     name = "tap-pipedrive"
     package_name = "pipedrive-connectors"
     config_jsonschema = settings.SETTINGS
-    # The SDK's writer with faster RECORD lines, byte for byte the same (see fast_writer.py).
-    message_writer_class = RecordLineWriter
+    # The SDK's writer with faster RECORD lines, byte for byte the same (see fast_writer.py),
+    # which writes them to files announced by BATCH messages under `batch_config`.
+    message_writer_class = BatchFileWriter
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._field_definitions: dict[str, list[dict]] = {}
         self.change_logs: dict[tuple[str, Any], list[dict] | None] = {}
         self.read_ahead = ReadAheadStreams()
         super().__init__(*args, **kwargs)
+        if self.config.get("batch_config") and isinstance(self.message_writer, BatchFileWriter):
+            # BATCH messages: the records go to files (see batch_writer.py).
+            config = sdk_internals.BatchConfig.from_dict(dict(self.config["batch_config"]))
+            self.message_writer.batches(config, self.name)
         _ = self.client  # settings are checked at start even when no stream needs the API
         self.progress = Progress(self.client.stats, self.logger)
         inputs.warn_about_unknown_settings(self.config, self.config_jsonschema, self.logger)

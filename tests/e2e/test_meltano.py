@@ -4,6 +4,7 @@ refresh, the email write-back, and a wrong token. Needs PostgreSQL at 127.0.0.1:
 
 from __future__ import annotations
 
+import json
 import subprocess
 import uuid
 
@@ -275,3 +276,79 @@ def test_a_reconciliation_retires_exactly_what_was_deleted(project) -> None:
     assert _live(project) == after
     state = run(project, "state", "list").stdout
     assert "tap-pipedrive-reconcile-to-target-postgres" in state  # its own state
+
+
+# -- loading speed (docs/tap.md, "Loading speed") ----------------------------------------------
+
+# What the loader stamps with its own clock, different on every run.
+LOAD_TIMES = ("_sdc_extracted_at", "_sdc_received_at", "_sdc_batched_at", "_sdc_sequence")
+LOAD_TIMES += ("_sdc_sync_started_at",)
+
+
+def _content(schema: str) -> dict[str, tuple]:
+    """Per table: rows, the column types, how many rows have each _sdc_ column set, and an md5
+    of the rows as JSON without LOAD_TIMES."""
+    drop = " ".join(f"- '{c}'" for c in LOAD_TIMES)
+    out = {}
+    with psycopg.connect(PG_URL) as conn:
+        columns: dict[str, list[tuple[str, str]]] = {}
+        for table, column, kind in conn.execute(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = %s ORDER BY table_name, column_name",
+            (schema,),
+        ):
+            columns.setdefault(table, []).append((column, kind))
+        for table, types in columns.items():
+            sdc = ", ".join(f'count("{c}")' for c, _ in types if c.startswith("_sdc_"))
+            out[table] = (
+                types,
+                conn.execute(f'SELECT count(*), {sdc} FROM "{schema}"."{table}"').fetchone(),
+                conn.execute(
+                    "SELECT md5(string_agg(x, chr(10) ORDER BY x)) FROM "
+                    f'(SELECT (to_jsonb(r) {drop})::text AS x FROM "{schema}"."{table}" r) s'
+                ).fetchone(),
+            )
+    return out
+
+
+def test_the_loading_switches_load_what_records_validated_load(project, tmp_path) -> None:
+    """meltano.yml's loading defaults, and BATCH files, give the warehouse what plain RECORD
+    messages validated by the loader give: the same tables, columns, rows and values, and the
+    same _sdc_ columns set (first runs, each into a schema of its own)."""
+    ways = {
+        "records, validated": {"TARGET_POSTGRES_VALIDATE_RECORDS": "true"},
+        "meltano.yml as shipped": {},
+        "batch": {
+            "TAP_PIPEDRIVE_BATCH_CONFIG": json.dumps(
+                {
+                    "encoding": {"format": "jsonl", "compression": "none"},
+                    "storage": {"root": (tmp_path / "batches").as_uri()},
+                }
+            )
+        },
+    }
+    loaded = {}
+    for name, env in ways.items():
+        schema = f"e2e_{uuid.uuid4().hex[:8]}"
+        result = run(
+            project,
+            "run",
+            "tap-pipedrive",
+            "target-postgres",
+            env={
+                **env,
+                "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema,
+                "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path}/{schema}.db",
+            },
+        )
+        try:
+            assert result.returncode == 0, result.stderr[-3000:]
+            loaded[name] = _content(schema)
+        finally:
+            with psycopg.connect(PG_URL, autocommit=True) as conn:
+                conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    first = loaded.pop("records, validated")
+    assert first["deals"][1][0] > 0
+    for name, content in loaded.items():
+        assert content == first, name
+    assert list((tmp_path / "batches").iterdir())  # the batch run did write files
