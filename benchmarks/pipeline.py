@@ -737,15 +737,7 @@ def scenario_runs(
         )
     output.unlink(missing_ok=True)
     # The peer, with the streams it can read here.
-    peer_config = peer.write_config(work, sb.token, ANCHOR)
-    found = peer.peer_catalog(setup.peer_python, sb.api_url, peer_config, set(), work)
-    streams = set(peer.peer_streams(found)) - set(PEER_LEFT_OUT)
-    peer_catalog = harness.write_json(work / "peer-catalog.json", harness.select(found, streams))
-    peer_tap = {
-        "args": [*peer._argv(setup.peer_python, peer_config), "--catalog", peer_catalog],
-        "env": {**os.environ, "PEER_BASE_URL": sb.api_url},
-        "cwd": work,
-    }
+    peer_tap, streams = _peer_tap(sb, work, setup)
     if not limited:
         print("#   the peer alone", file=sys.stderr, flush=True)
         rows.append(tap_alone(peer_tap, output, sb, scenario, "peer", limited))
@@ -757,6 +749,22 @@ def scenario_runs(
     for row in rows:
         row["streams"] = sorted(streams) if row["contender"] == "peer" else "default selection"
     return rows
+
+
+def _peer_tap(
+    sb: harness.SandboxProcess, work: Path, setup: Setup
+) -> tuple[dict[str, Any], set[str]]:
+    """The peer's command (with the streams it can read here, selected), and those streams."""
+    peer_config = peer.write_config(work, sb.token, ANCHOR)
+    found = peer.peer_catalog(setup.peer_python, sb.api_url, peer_config, set(), work)
+    streams = set(peer.peer_streams(found)) - set(PEER_LEFT_OUT)
+    peer_catalog = harness.write_json(work / "peer-catalog.json", harness.select(found, streams))
+    command = {
+        "args": [*peer._argv(setup.peer_python, peer_config), "--catalog", peer_catalog],
+        "env": {**os.environ, "PEER_BASE_URL": sb.api_url},
+        "cwd": work,
+    }
+    return command, streams
 
 
 def _with_root(settings: dict[str, Any], root: str) -> dict[str, Any]:
@@ -799,27 +807,8 @@ def variant_runs(
         for f in files:
             f.unlink()
         first = first or content
-        m.extra["content"] = content_differences(first, content) or "same as the first"
-        rows.append(
-            _row(
-                m,
-                **scenario,
-                contender="ours",
-                mode="meltano run",
-                variant=name,
-                loader="target-postgres",
-                per_table=warehouse.rows(),
-            )
-        )
-    peer_config = peer.write_config(work, sb.token, ANCHOR)
-    found = peer.peer_catalog(setup.peer_python, sb.api_url, peer_config, set(), work)
-    streams = set(peer.peer_streams(found)) - set(PEER_LEFT_OUT)
-    peer_catalog = harness.write_json(work / "peer-catalog.json", harness.select(found, streams))
-    peer_tap = {
-        "args": [*peer._argv(setup.peer_python, peer_config), "--catalog", peer_catalog],
-        "env": {**os.environ, "PEER_BASE_URL": sb.api_url},
-        "cwd": work,
-    }
+        rows.append(_variant_row(m, scenario, name, warehouse, content, first, "ours"))
+    peer_tap, _ = _peer_tap(sb, work, setup)
     seen: list[dict[str, Any]] = []
     first = {}
     for name, (_, loader) in VARIANTS.items():
@@ -836,19 +825,31 @@ def variant_runs(
         m.extra.update(_stats(sb))
         content = postgres_content(warehouse.schema)
         first = first or content
-        m.extra["content"] = content_differences(first, content) or "same as the first"
-        rows.append(
-            _row(
-                m,
-                **scenario,
-                contender="peer",
-                mode="piped into the loader (no Meltano)",
-                variant=name,
-                loader="target-postgres",
-                per_table=warehouse.rows(),
-            )
-        )
+        rows.append(_variant_row(m, scenario, name, warehouse, content, first, "peer"))
     return rows
+
+
+def _variant_row(
+    m: Any,
+    scenario: dict[str, Any],
+    variant: str,
+    warehouse: Any,
+    content: Any,
+    first: Any,
+    contender: str,
+) -> dict[str, Any]:
+    """One variant's row, its warehouse compared with the first variant's."""
+    m.extra["content"] = content_differences(first, content) or "same as the first"
+    mode = "meltano run" if contender == "ours" else "piped into the loader (no Meltano)"
+    return _row(
+        m,
+        **scenario,
+        contender=contender,
+        mode=mode,
+        variant=variant,
+        loader="target-postgres",
+        per_table=warehouse.rows(),
+    )
 
 
 def variants_table(rows: list[dict[str, Any]]) -> list[str]:
