@@ -32,9 +32,9 @@ def goals(r: dict[str, Any]) -> list[tuple[str, str, str]]:
     x = ratio(ours["records_per_s"], peer["records_per_s"])
     rows.append(
         (
-            "throughput ≥ 1.5x the peer's records/s",
+            "tap records/s, the SDK's type conformance on, ≥ 4x the peer's",
             f"{ours['records_per_s']:,} vs {peer['records_per_s']:,} records/s = {x:.2f}x",
-            verdict(x >= 1.5),
+            verdict(x >= 4),
         )
     )
     c = r["api_cost"]["ours"]
@@ -510,7 +510,8 @@ def markdown(r: dict[str, Any]) -> str:
         + ", ".join(f"{k} {v}" for k, v in t["ours"]["default"]["per_stream"].items())
         + ". The peer's: "
         + ", ".join(f"{k} {v}" for k, v in t["peer"]["per_stream"].items())
-        + ".",
+        + " (not files: its schema wants an integer mail_message_id, the API gives a string, "
+        "and it stops at the first file).",
         "",
         f"## API cost (size {c['size']}, main and reference streams)",
         "",
