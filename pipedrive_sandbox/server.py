@@ -38,6 +38,10 @@ CDN_BLOCK_PAGE = (
 
 
 class Sandbox:
+    # How often the serving loop looks whether stop() was asked (socketserver's default): stop()
+    # waits up to this long. The tests, which start hundreds of sandboxes, set it lower.
+    stop_poll_seconds = 0.5
+
     def __init__(
         self,
         seed: int = 1,
@@ -68,7 +72,10 @@ class Sandbox:
         self._httpd = ThreadingHTTPServer((host, port), _handler_for(self))
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, daemon=True, name="pipedrive-sandbox"
+            target=self._httpd.serve_forever,
+            args=(self.stop_poll_seconds,),
+            daemon=True,
+            name="pipedrive-sandbox",
         )
         self._thread.start()
         return self

@@ -9,6 +9,10 @@ import pytest
 
 from pipedrive_sandbox import Sandbox
 
+# A sandbox's stop() waits for its serving loop's next look (0.5 s by default): most tests start
+# and stop one or more, so the loop looks every 50 ms here (in-process sandboxes only).
+Sandbox.stop_poll_seconds = 0.05
+
 
 @pytest.fixture
 def sandbox() -> Iterator[Sandbox]:

@@ -13,14 +13,16 @@ import pytest
 import requests
 
 from pipedrive_sandbox import Sandbox
-from pipedrive_sandbox.meltano_project import environment, install, meltano
+from pipedrive_sandbox.meltano_project import environment, meltano
+
+from .conftest import UNPACED
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 MAIN = ["deals", "persons", "organizations", "activities", "products", "leads", "notes", "files"]
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
+def project(tmp_path_factory, meltano_installed):
     """Meltano in the repository's project, with its own system database and warehouse schema."""
     tmp = tmp_path_factory.mktemp("meltano")
     schema = f"e2e_{uuid.uuid4().hex[:8]}"
@@ -32,8 +34,8 @@ def project(tmp_path_factory):
         TAP_PIPEDRIVE_API_TOKEN=sandbox.token,
         TAP_PIPEDRIVE_ANCHOR_DATE="2020-01-01",
         TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA=schema,
+        **UNPACED,
     )
-    install(env)
     yield {"env": env, "sandbox": sandbox, "schema": schema}
     sandbox.stop()
     with psycopg.connect(PG_URL, autocommit=True) as conn:

@@ -8,22 +8,16 @@ import subprocess
 import pytest
 
 from pipedrive_sandbox import Sandbox
-from pipedrive_sandbox.meltano_project import ROOT, environment, install, meltano
+from pipedrive_sandbox.meltano_project import environment, meltano
 
-# Installed by an earlier Meltano test or run; a fresh checkout (CI) installs them here.
-PLUGINS = (
-    ROOT / ".meltano" / "extractors" / "tap-emails",
-    ROOT / ".meltano" / "loaders" / "target-pipedrive",
-)
+from .conftest import UNPACED
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
+def project(tmp_path_factory, meltano_installed):
     tmp = tmp_path_factory.mktemp("meltano-dry-run")
     sandbox = Sandbox(seed=5, size="tiny").start()
-    env = environment(tmp, sandbox)
-    if not all(path.exists() for path in PLUGINS):
-        install(env, "tap-emails", "target-pipedrive")
+    env = environment(tmp, sandbox, **UNPACED)
     yield {"env": env, "sandbox": sandbox}
     sandbox.stop()
 

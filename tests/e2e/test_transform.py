@@ -16,10 +16,12 @@ import pytest
 
 from pipedrive_sandbox import Sandbox
 
+from .conftest import UNPACED
+
 try:  # the e2e tests' Meltano helpers, shared with the pipeline benchmark from the package
-    from pipedrive_sandbox.meltano_project import environment, install, meltano
+    from pipedrive_sandbox.meltano_project import environment, meltano
 except ModuleNotFoundError:  # a checkout where they are still tests/e2e's own
-    from .meltano_project import environment, install, meltano
+    from .meltano_project import environment, meltano
 
 pytestmark = pytest.mark.postgres
 
@@ -28,7 +30,7 @@ MARTS = ("deal_stage_history", "pipeline_funnel", "deal_velocity", "email_engage
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
+def project(tmp_path_factory, meltano_installed):
     """Meltano in the repository's project: its own system database, a warehouse schema for
     the load, one for the models, and dbt's target and log directories of its own."""
     tmp = tmp_path_factory.mktemp("transform")
@@ -45,9 +47,8 @@ def project(tmp_path_factory):
         DBT_POSTGRES_SCHEMA=f"{schema}_models",
         DBT_POSTGRES_TARGET_PATH=str(tmp / "dbt-target"),
         DBT_POSTGRES_LOG_PATH=str(tmp / "dbt-logs"),
+        **UNPACED,
     )
-    install(env, "tap-pipedrive", "tap-emails", "target-postgres", "target-pipedrive")
-    install(env, "dbt-postgres")
     yield {"env": env, "sandbox": sandbox, "schema": schema, "tmp": tmp}
     sandbox.stop()
     with psycopg.connect(PG_URL, autocommit=True) as conn:

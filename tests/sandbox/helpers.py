@@ -1,16 +1,28 @@
 from __future__ import annotations
 
+import functools
 import os
 import re
 from pathlib import Path
 from typing import Any
 
 import requests
+import yaml
 
 from pipedrive_sandbox import Sandbox
 
 # The official descriptions, kept in tests/specs (see its README).
 SPECS = Path(os.environ.get("PIPEDRIVE_SPECS") or Path(__file__).resolve().parent.parent / "specs")
+
+
+@functools.cache
+def description(generation: str) -> dict:
+    """The official description of v1 or v2, parsed once per session (with libyaml where it is
+    installed: the pure-Python parser takes seconds per file). Read-only: callers never change
+    it."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load((SPECS / f"{generation}.yaml").read_text(), Loader=loader)  # noqa: S506
+
 
 # The API's time formats: v2 records, v1 records, and with milliseconds (leads, lead labels,
 # the mailbox).

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import pytest
 import requests
-import yaml
 from openapi_schema_validator import OAS30Validator
 
 from pipedrive_sandbox import Sandbox
 
-from .helpers import SPECS, V1_TIME, call, get
+from .helpers import V1_TIME, call, description, get
 
 ENTITIES = ("deals", "persons", "organizations")
 # GetChangelogResponse: the 200 of getDealChangelog, getPersonChangelog and
@@ -70,7 +69,7 @@ def with_entries(sb: Sandbox, entity: str, at_least: int) -> int:
 
 
 def test_the_schema_here_is_the_descriptions() -> None:
-    spec = yaml.safe_load((SPECS / "v1.yaml").read_text())
+    spec = description("v1")
     for entity in ENTITIES:
         op = spec["paths"][f"/{entity}/{{id}}/changelog"]["get"]
         schema = op["responses"]["200"]["content"]["application/json"]["schema"]
@@ -373,7 +372,7 @@ def test_a_deal_flow_is_its_change_log_and_creation_in_offset_pages_for_40_token
     assert len({c["id"] for c in changes}) == len(changes)
     assert get(sandbox, f"/api/v1/deals/{rid}/flow", limit=500)["data"] == items
     # The described response (GetDealUpdatesResponse).
-    spec = yaml.safe_load((SPECS / "v1.yaml").read_text())
+    spec = description("v1")
     op = spec["paths"]["/deals/{id}/flow"]["get"]
     OAS30Validator(op["responses"]["200"]["content"]["application/json"]["schema"]).validate(body)
     assert call(sandbox, "GET", "/api/v1/deals/999999999/flow").status_code == 404

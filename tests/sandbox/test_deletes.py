@@ -4,16 +4,13 @@ and moves the deal, a merge deletes the record in the path and updates the one k
 
 from __future__ import annotations
 
-import functools
-
 import pytest
 import requests
-import yaml
 from openapi_schema_validator import OAS30Validator
 
 from pipedrive_sandbox import Sandbox
 
-from .helpers import SPECS, all_v1, all_v2, call, get
+from .helpers import all_v1, all_v2, call, description, get
 
 DAY_SECONDS = 86_400
 # A deal's fields that move with its update_time: the sandbox dates a closed deal's close and
@@ -31,15 +28,9 @@ MOVED = {
 }
 
 
-@functools.cache
-def _spec(version: str) -> dict:
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return yaml.load((SPECS / f"{version}.yaml").read_text(), Loader=loader)  # noqa: S506
-
-
 def described(body: dict, version: str, path: str, method: str, status: str = "200") -> None:
     """`body` against the operation's response schema in the official description."""
-    op = _spec(version)["paths"][path][method]
+    op = description(version)["paths"][path][method]
     OAS30Validator(op["responses"][status]["content"]["application/json"]["schema"]).validate(body)
 
 

@@ -9,7 +9,6 @@ import json
 from importlib import resources
 
 import pytest
-import yaml
 from openapi_schema_validator import OAS30Validator
 
 from pipedrive_sandbox import Sandbox
@@ -17,7 +16,7 @@ from pipedrive_sandbox.extras import child_ids
 from pipedrive_sandbox.generator import SIZES, resolve_counts
 from pipedrive_sandbox.render import records_shape
 
-from .helpers import MILLIS_TIME, SPECS, V1_TIME, all_v1, all_v2, call, check, get
+from .helpers import MILLIS_TIME, V1_TIME, all_v1, all_v2, call, check, description, get
 
 COSTS = json.loads(resources.files("pipedrive_client").joinpath("token_costs.json").read_text())
 # Shape name -> (generation, described path, query). Child lists name their parent below.
@@ -87,7 +86,7 @@ def records(shape: str, body: dict) -> list[dict]:
 
 def described_schema(generation: str, path: str) -> dict:
     """The 200 schema of a GET in the official description, every $ref inlined."""
-    spec = yaml.safe_load((SPECS / f"{generation}.yaml").read_text())
+    spec = description(generation)
 
     def inline(node, seen=()):
         if isinstance(node, dict):
@@ -253,8 +252,7 @@ def test_each_list_costs_the_described_tokens(small) -> None:
 
 
 def _described_cost(generation: str, path: str) -> int:
-    spec = yaml.safe_load((SPECS / f"{generation}.yaml").read_text())
-    return spec["paths"][path]["get"]["x-token-cost"]
+    return description(generation)["paths"][path]["get"]["x-token-cost"]
 
 
 def _same(counted: str, template: str) -> bool:

@@ -111,9 +111,20 @@ def test_deleted_deals_carry_sdc_deleted_at(small) -> None:
     assert all(r["_sdc_deleted_at"] is None for r in second.records["deals"] if r["id"] != gone)
 
 
+# The short forms run on a tiny company with a long list of activities (or persons): the pages,
+# page boundaries and mid-list states these tests need, without the medium company's 20,000
+# other records. The medium company is their longer form (-m slow).
+MEDIUM = pytest.param({"size": "medium"}, id="medium", marks=pytest.mark.slow)
+
+
 @pytest.mark.usefixtures("eager_windows")
-def test_records_tied_on_one_second_across_a_page_boundary_are_not_skipped(sandbox_factory) -> None:
-    sb = sandbox_factory(size="medium")
+@pytest.mark.parametrize(
+    "company", [pytest.param({"counts": {"activities": 1500}}, id="short"), MEDIUM]
+)
+def test_records_tied_on_one_second_across_a_page_boundary_are_not_skipped(
+    sandbox_factory, company
+) -> None:
+    sb = sandbox_factory(**company)
     first = run(config_for(sb))
     tied = sb.churn.tie("activities", n=1200)
     second = run(config_for(sb), state=first.state)
@@ -121,8 +132,11 @@ def test_records_tied_on_one_second_across_a_page_boundary_are_not_skipped(sandb
 
 
 @pytest.mark.usefixtures("eager_windows")
-def test_resume_from_a_mid_stream_state_loses_nothing(sandbox_factory) -> None:
-    sb = sandbox_factory(size="medium")
+@pytest.mark.parametrize(
+    "company", [pytest.param({"counts": {"activities": 2000}}, id="short"), MEDIUM]
+)
+def test_resume_from_a_mid_stream_state_loses_nothing(sandbox_factory, company) -> None:
+    sb = sandbox_factory(**company)
     full = run(config_for(sb))
     # A run killed right after its third state message: resume from that state.
     killed_at = full.states[2]
@@ -147,11 +161,14 @@ def _index_of_state(out, n: int) -> int:
     raise AssertionError("not enough states")
 
 
-def test_updates_during_a_sync_are_not_lost(sandbox_factory) -> None:
+@pytest.mark.parametrize(
+    "company", [pytest.param({"counts": {"persons": 2000}}, id="short"), MEDIUM]
+)
+def test_updates_during_a_sync_are_not_lost(sandbox_factory, company) -> None:
     import threading
     import time
 
-    sb = sandbox_factory(size="medium", faults="latency=0.02")
+    sb = sandbox_factory(**company, faults="latency=0.02")
     changed: list = []
     stop = threading.Event()
 
