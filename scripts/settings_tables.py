@@ -37,10 +37,12 @@ def plugin_settings(plugin: str) -> dict[str, dict[str, Any]]:
         from target_pipedrive.settings import SETTINGS
     own = {k: v for k, v in SETTINGS["properties"].items() if k not in builtin}
     if plugin == "tap-pipedrive":
-        # The one SDK switch the tap documents as its own (the reference job sets it).
+        # The SDK switches the tap documents as its own: the reference job sets the first, and
+        # the second turns on BATCH messages (docs/tap.md, "Loading speed").
         own["emit_activate_version_messages"] = SETTINGS["properties"][
             "emit_activate_version_messages"
         ]
+        own["batch_config"] = capabilities.BATCH_CONFIG["properties"]["batch_config"]
     return own
 
 
