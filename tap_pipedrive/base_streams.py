@@ -105,7 +105,7 @@ class PipedriveStream(Stream):
 
     def sync(self, context: dict | None = None) -> None:
         # Requests made for this stream count to it in the run's progress and summary.
-        with counted_to(self.name):
+        with counted_to(self.name), self._pipedrive_tap.progress.syncing(self.name):
             if context is None and self.custom_columns:
                 self._tell_renamed_custom_fields()
             self._sync_versioned(context)

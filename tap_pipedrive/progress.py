@@ -9,10 +9,12 @@ tap's logger, beside the SDK's METRIC lines; standard output stays Singer messag
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 
 from pipedrive_client import PartStats, RunStats
 
@@ -24,20 +26,25 @@ class Progress:
         self.stats = stats
         self.logger = logger
         self.records: Counter[str] = Counter()
-        self._first_record: dict[str, float] = {}
-        self._last_record: dict[str, float] = {}
+        self._synced: dict[str, list[float]] = {}  # when a stream's syncs began and ended
         self._reported: dict[str, tuple[int, int, float]] = {}  # records, requests, when
         self._stop = threading.Event()
         self._reporter: threading.Thread | None = None
         self._began = time.monotonic()
 
     def count_record(self, stream: str) -> None:
-        """One record emitted (called for every record: kept to a few dict operations)."""
-        now = time.monotonic()
-        if stream not in self._first_record:
-            self._first_record[stream] = now
-        self._last_record[stream] = now
+        """One record emitted (called for every record: one dict operation)."""
         self.records[stream] += 1
+
+    @contextlib.contextmanager
+    def syncing(self, stream: str) -> Iterator[None]:
+        """A sync of the stream (a child's, once per batch of its parent's records): the
+        stream's seconds run from its first to the end of its last."""
+        span = self._synced.setdefault(stream, [time.monotonic(), 0.0])
+        try:
+            yield
+        finally:
+            span[1] = time.monotonic()
 
     # -- every few seconds --------------------------------------------------------------------
 
@@ -86,14 +93,16 @@ class Progress:
             )
 
     def _first_activity(self, stream: str, part: PartStats, now: float) -> float:
-        starts = [t for t in (part.first_at, self._first_record.get(stream)) if t is not None]
+        began = self._synced.get(stream, [None])[0]
+        starts = [t for t in (part.first_at, began) if t is not None]
         return min(starts, default=now)
 
     # -- at the end ---------------------------------------------------------------------------
 
     def log_table(self) -> None:
         """The run per stream: records, requests, pages, tokens and seconds (from its first
-        request or record to its last; streams read ahead overlap, so these add up to more
+        request or the start of its sync to the end of its sync or its last request; streams
+        read ahead overlap, so these add up to more
         than the run's wall time, the total's seconds)."""
         parts = dict(self.stats.by_part)
         streams = sorted(set(self.records) | {p for p in parts if p is not None})
@@ -110,16 +119,8 @@ class Progress:
             self.logger.info("  %s", name.ljust(width) + "".join(f"{n:>10}" for n in numbers))
 
     def _row(self, name: str, part: PartStats, records: bool = True) -> tuple[str, ...]:
-        times = [
-            t
-            for t in (
-                part.first_at,
-                part.last_at,
-                self._first_record.get(name),
-                self._last_record.get(name),
-            )
-            if t is not None
-        ]
+        span = self._synced.get(name, [])
+        times = [t for t in (part.first_at, part.last_at, *span) if t]
         seconds = f"{max(times) - min(times):.1f}" if times else "-"
         count = f"{self.records[name]:,}" if records else "-"
         return (name, count, *self._costs(part), seconds)
