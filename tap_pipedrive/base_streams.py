@@ -158,7 +158,7 @@ class PipedriveStream(Stream):
 
     @cached_property
     def custom_columns(self) -> list[CustomField]:
-        if not self.custom_fields_path:
+        if not self.custom_fields_path or not self._pipedrive_tap.needs_custom_columns(type(self)):
             return []
         try:
             return self._pipedrive_tap.custom_fields(self.custom_fields_path, self.name)

@@ -74,6 +74,13 @@ def warn_about_unknown_streams(catalog: Any, streams: Mapping[str, Any], logger:
             )
 
 
+def catalog_selects(catalog: Any, name: str) -> bool:
+    """Whether the input catalog selects the stream, as the SDK resolves it (a stream the
+    catalog leaves out is not selected)."""
+    entry = catalog.get_stream(name)
+    return entry is not None and entry.metadata.resolve_selection().get((), True)
+
+
 def _file_options(argv: list[str]) -> Iterable[tuple[str, str]]:
     args = iter(argv)
     for arg in args:

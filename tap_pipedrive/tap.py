@@ -133,8 +133,21 @@ class TapPipedrive(Tap):
         )
 
     def discover_streams(self) -> list:
-        self._fetch_field_definitions({s.custom_fields_path for s in STREAMS} - {None})
+        self._fetch_field_definitions(
+            {s.custom_fields_path for s in STREAMS if self.needs_custom_columns(s)} - {None}
+        )
         return [stream_class(self) for stream_class in STREAMS]
+
+    def needs_custom_columns(self, stream_class: type) -> bool:
+        """Discovery describes every stream whole; a sync reads the field definitions only for
+        the streams its catalog selects (or whose child streams it selects): those of a stream
+        left out are a request that no record needs."""
+        if not self.input_catalog:
+            return True
+        names = {stream_class.name} | {
+            child.name for child in STREAMS if _descends_from(child, stream_class)
+        }
+        return any(inputs.catalog_selects(self.input_catalog, name) for name in names)
 
     def _fetch_field_definitions(self, paths: set[str]) -> None:
         """Every stream's schema needs its entity's field definitions: read them at once, not
@@ -209,6 +222,11 @@ class TapPipedrive(Tap):
         self.logger.info("Records per stream: %s", per_stream or "none")
         self.logger.info(self.client.stats.summary())
         self.progress.log_table()
+
+
+def _descends_from(child: type, ancestor: type) -> bool:
+    parent = getattr(child, "parent_stream_type", None)
+    return parent is not None and (parent is ancestor or _descends_from(parent, ancestor))
 
 
 @contextlib.contextmanager

@@ -2,7 +2,7 @@
 
 import pytest
 
-from .runner import config_for, run
+from .runner import catalog_selecting, config_for, run
 
 MAIN = ["deals", "persons", "organizations", "activities", "products", "notes", "files", "leads"]
 
@@ -80,6 +80,32 @@ def test_no_change_incremental_run_reads_one_page_per_stream(small) -> None:
     assert stats["requests"] == streams_read  # one request per list
     for stream in MAIN:
         assert len(second.records[stream]) <= 3, stream  # only records on the bookmark's second
+
+
+@pytest.mark.parametrize(
+    ("selected", "field_lists"),
+    [
+        ({"deals"}, {"/api/v2/dealFields"}),
+        # A child stream selected alone still needs its parent's custom columns read.
+        ({"deal_products"}, {"/api/v2/dealFields"}),
+        (
+            {"persons", "organization_fields"},
+            {"/api/v2/personFields", "/api/v2/organizationFields"},
+        ),
+    ],
+)
+def test_a_sync_reads_only_the_field_lists_its_streams_need(small, selected, field_lists) -> None:
+    config = config_for(small)
+    catalog = catalog_selecting(config, selected)
+    small.reset_stats()
+    out = run(config, catalog=catalog)
+    read = {e.split()[-1] for e in small.stats()["by_endpoint"] if e.endswith("Fields")}
+    assert read == field_lists
+    # The streams synced carry their custom columns, as discovery described them.
+    discovered = {e["tap_stream_id"]: e["schema"] for e in catalog["streams"]}
+    for message in out.messages:
+        if message["type"] == "SCHEMA" and message["stream"] in ("deals", "persons"):
+            assert message["schema"]["properties"] == discovered[message["stream"]]["properties"]
 
 
 def test_incremental_after_churn_returns_changes_and_boundary_duplicates(small) -> None:
