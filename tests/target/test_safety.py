@@ -155,5 +155,7 @@ def test_rate_limited_sandbox_run_completes(sandbox_factory, tmp_path) -> None:
     sb = sandbox_factory(plan=10)
     run(config(sb, tmp_path, max_requests_per_2s=None), sample(8))
     stats = sb.stats()
-    assert stats["status"].get("429", 0) <= 1  # at most the first, before the limit is learnt
-    assert stats["max_requests_in_2s"] <= 10
+    refused = stats["status"].get("429", 0)
+    assert refused <= 1  # at most the first, before the limit is learnt
+    # The sandbox's busiest 2 s count every request that arrived, the refused one too.
+    assert stats["max_requests_in_2s"] <= 10 + refused
