@@ -1,0 +1,139 @@
+"""Where a rate-limited full sync spends its time: a request timeline of the tap.
+
+A full sync of the main streams (the large company's proportions) against a sandbox that
+enforces a plan's burst limit and answers every request `latency` seconds late. The tap runs in
+this process with its pacer watched: when each request began to wait for a place in the window,
+when it was sent and when its answer came. Printed per 2 s: requests sent (the limit allows
+`limit`), requests in flight and requests waiting at the pacer at the middle of the 2 s; then
+where the wall time went: the start (the tap's construction and discovery until the first list
+request), the sending, the answers after the last send, the writing after the last answer, and
+the CPU seconds of the tap and of the sandbox.
+
+python benchmarks/rate_timeline.py [--latency 1.0] [--records 100000] [--plan lite]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import math
+import os
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import harness
+
+from pipedrive_client import pacing
+from pipedrive_client.config import PLAN_BURST_LIMITS
+from tap_pipedrive.tap import TapPipedrive
+
+
+class Watch:
+    """Each request's (began waiting, sent, answered), in seconds from `start`."""
+
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+        self.requests: list[list[float]] = []
+        self._mine = threading.local()
+
+    def __enter__(self) -> Watch:
+        acquire, settle = pacing.SlidingWindow.acquire, pacing.SlidingWindow.settle
+        watch = self
+
+        def watched_acquire(window, reserve: int = 0) -> float:
+            began = time.monotonic() - watch.start
+            waited = acquire(window, reserve)
+            watch._mine.request = [began, time.monotonic() - watch.start, math.nan]
+            return waited
+
+        def watched_settle(window) -> None:
+            settle(window)
+            request = watch._mine.request
+            request[2] = time.monotonic() - watch.start
+            watch.requests.append(request)
+
+        self._originals = acquire, settle
+        pacing.SlidingWindow.acquire, pacing.SlidingWindow.settle = watched_acquire, watched_settle
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pacing.SlidingWindow.acquire, pacing.SlidingWindow.settle = self._originals
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--latency", type=float, default=1.0)
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--plan", default="lite", choices=sorted(PLAN_BURST_LIMITS))
+    args = parser.parse_args()
+    limit = PLAN_BURST_LIMITS[args.plan]
+    counts = harness.scaled_counts(args.records)
+    faults = f"latency={args.latency}"
+    with harness.sandbox("large", counts=counts, plan=args.plan, faults=faults) as sb:
+        config = {
+            "api_url": sb.api_url,
+            "api_token": sb.token,
+            "anchor_date": "2020-01-01",
+            "plan": args.plan,
+            "progress_interval": 0,
+        }
+        catalog = harness.catalog(config, harness.MAIN_STREAMS)
+        time.sleep(2.1)  # the catalog's requests leave the window
+        sb.reset_stats()
+        sandbox_cpu = cpu_seconds(sb.process.pid)
+        tap_cpu = time.process_time()
+        with Watch() as watch, contextlib.redirect_stdout(io.StringIO()):
+            TapPipedrive(config=config, catalog=catalog).sync_all()
+            wall = time.monotonic() - watch.start
+        tap_cpu = time.process_time() - tap_cpu
+        sandbox_cpu = cpu_seconds(sb.process.pid) - sandbox_cpu
+        stats = sb.stats()
+    report(watch.requests, wall, limit, args, stats, tap_cpu, sandbox_cpu)
+
+
+def report(requests_, wall, limit, args, stats, tap_cpu, sandbox_cpu) -> None:
+    n = stats["requests"]
+    bound = 2.0 * max(0, math.ceil(n / limit) - 1)
+    sends = sorted(r[1] for r in requests_)
+    answers = sorted(r[2] for r in requests_)
+    trips = sorted(r[2] - r[1] for r in requests_)
+    print(
+        f"{args.records:,} records, plan {args.plan} ({limit} per 2 s), latency {args.latency} s: "
+        f"{n} requests, {stats['status'].get('429', 0)} answered 429, at most "
+        f"{stats['max_requests_in_2s']} in any 2 s"
+    )
+    print(f"wall {wall:.2f} s; bound {bound:.1f} s ({wall / bound:.3f}x)")
+    median, ninetieth = statistics.median(trips), trips[int(0.9 * len(trips))]
+    print(
+        f"round trips s: fastest {trips[0]:.3f}, median {median:.3f}, 90th {ninetieth:.3f}, "
+        f"slowest {trips[-1]:.3f}"
+    )
+    waits = sum(r[1] - r[0] for r in requests_)
+    print(
+        f"first request sent at {sends[0]:.2f} s; last sent at {sends[-1]:.2f} s; last answer "
+        f"at {answers[-1]:.2f} s; writing after it {wall - answers[-1]:.2f} s; the requests "
+        f"waited {waits:.1f} s at the pacer in all"
+    )
+    print(f"CPU s: tap {tap_cpu:.1f}, sandbox {sandbox_cpu:.1f} (2 CPUs: {2 * wall:.1f} s)")
+    print("from s   sent  in flight  waiting")
+    for t in range(0, math.ceil(wall), 2):
+        middle = t + 1
+        sent = sum(1 for s in sends if t <= s < t + 2)
+        flying = sum(1 for r in requests_ if r[1] <= middle < r[2])
+        waiting = sum(1 for r in requests_ if r[0] <= middle < r[1])
+        print(f"{t:>6} {sent:>6} {flying:>10} {waiting:>8}")
+
+
+if __name__ == "__main__":
+    main()
