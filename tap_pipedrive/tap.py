@@ -39,6 +39,9 @@ class TapPipedrive(Tap):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._field_definitions: dict[str, list[dict]] = {}
+        # The SDK makes a tap that will sync with its mappers set up (and its streams made at
+        # once); `--discover` makes one without.
+        self._syncing = kwargs.get("setup_mapper", True)
         self.change_logs: dict[tuple[str, Any], list[dict] | None] = {}
         self.read_ahead = ReadAheadStreams()
         super().__init__(*args, **kwargs)
@@ -140,14 +143,14 @@ class TapPipedrive(Tap):
 
     def needs_custom_columns(self, stream_class: type) -> bool:
         """Discovery describes every stream whole; a sync reads the field definitions only for
-        the streams its catalog selects (or whose child streams it selects): those of a stream
-        left out are a request that no record needs."""
-        if not self.input_catalog:
-            return True
-        names = {stream_class.name} | {
-            child.name for child in STREAMS if _descends_from(child, stream_class)
-        }
-        return any(inputs.catalog_selects(self.input_catalog, name) for name in names)
+        the streams it selects (or whose child streams it selects), by its catalog or, without
+        one, by default: those of a stream left out are a request that no record needs."""
+        family = [stream_class, *(c for c in STREAMS if _descends_from(c, stream_class))]
+        if self.input_catalog:
+            return any(inputs.catalog_selects(self.input_catalog, c.name) for c in family)
+        if self._syncing:
+            return any(c.selected_by_default for c in family)
+        return True
 
     def _fetch_field_definitions(self, paths: set[str]) -> None:
         """Every stream's schema needs its entity's field definitions: read them at once, not

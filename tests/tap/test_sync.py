@@ -2,6 +2,8 @@
 
 import pytest
 
+from tap_pipedrive.tap import TapPipedrive
+
 from .runner import catalog_selecting, config_for, run
 
 MAIN = ["deals", "persons", "organizations", "activities", "products", "notes", "files", "leads"]
@@ -106,6 +108,19 @@ def test_a_sync_reads_only_the_field_lists_its_streams_need(small, selected, fie
     for message in out.messages:
         if message["type"] == "SCHEMA" and message["stream"] in ("deals", "persons"):
             assert message["schema"]["properties"] == discovered[message["stream"]]["properties"]
+
+
+def test_a_sync_without_a_catalog_reads_the_field_lists_of_its_default_streams(small) -> None:
+    # The project streams are not selected by default: their field list is not read.
+    small.reset_stats()
+    run(config_for(small))
+    read = {e.split()[-1] for e in small.stats()["by_endpoint"] if e.endswith("Fields")}
+    assert "/api/v2/projectFields" not in read
+    assert "/api/v2/dealFields" in read
+    # Discovery still describes every stream with its custom columns.
+    small.reset_stats()
+    TapPipedrive(config=config_for(small), setup_mapper=False).run_discovery()
+    assert "GET /api/v2/projectFields" in small.stats()["by_endpoint"]
 
 
 def test_incremental_after_churn_returns_changes_and_boundary_duplicates(small) -> None:
