@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .config import ClientConfig
+from .config import BURST_WINDOW_SECONDS, ClientConfig
 from .errors import ApiError
 from .pagination import (
     Page,
@@ -48,6 +48,14 @@ class PipedriveClient:
     def spare_requests(self) -> int:
         """Requests the burst limit would let through right now."""
         return self.session.pacer.spare()
+
+    def requests_per_second(self) -> float:
+        """What the burst limit lets through, on average."""
+        return self.session.pacer.limit / BURST_WINDOW_SECONDS
+
+    def fastest_round_trip(self) -> float:
+        """Seconds, the fastest request so far (infinite before the first answer)."""
+        return self.session.pacer.fastest_round_trip
 
     def log_summary(self, log: logging.Logger = logger) -> None:
         log.info(self.stats.summary())

@@ -49,6 +49,19 @@ def in_background(active: bool = True) -> Iterator[None]:
         _thread.background = before
 
 
+@contextmanager
+def urgency(value: float) -> Iterator[None]:
+    """Requests made by this thread inside the block take a place before waiting requests of
+    lower urgency (0 unless set): a chain of pages that nothing can shorten goes before one
+    that a cut can."""
+    before = getattr(_thread, "urgency", 0.0)
+    _thread.urgency = value
+    try:
+        yield
+    finally:
+        _thread.urgency = before
+
+
 class SlidingWindow:
     """At most `limit` requests in any `window` seconds as the server counts them, within one
     process: those in flight and those answered less than `window` ago."""
@@ -65,6 +78,8 @@ class SlidingWindow:
         self._flying: dict[int, float] = {}  # tickets of requests in flight: when each went
         self._fastest = float("inf")  # the fastest round trip seen
         self._tickets = itertools.count()
+        # Tickets of requests waiting: their urgency and the places they may fill.
+        self._waiting: dict[int, tuple[float, int]] = {}
         self._mine = threading.local()  # the ticket of this thread's request
         self._answered: list[float] = []  # when each answer came, in order
         self._others: list[float] = []  # when we learned of others' requests on this token
@@ -81,33 +96,52 @@ class SlidingWindow:
         """Block until a request may be sent, leaving `reserve` places in the window to others;
         return the seconds waited. Each acquire is followed by one `settle`."""
         allowed = max(1, self.limit - reserve)
+        urgency = getattr(_thread, "urgency", 0.0)
+        ticket = next(self._tickets)
         waited = 0.0
-        while True:
+        try:
+            while True:
+                with self._lock:
+                    now = self._clock()
+                    # Places go first to the more urgent requests waiting (those that may take
+                    # one: a place left free for others is not theirs).
+                    counted = self._counted(now)
+                    counted += sum(
+                        1
+                        for other, others_allowed in self._waiting.values()
+                        if other > urgency and counted < others_allowed
+                    )
+                    if counted < allowed:
+                        self._mine.ticket = ticket
+                        self._flying[ticket] = now
+                        self._mine.ours = len(self._flying) + len(self._answered)  # with this
+                        return waited
+                    self._waiting[ticket] = (urgency, allowed)
+                    # The answered request whose leaving frees this request's place; if none
+                    # (all are in flight), an answer will.
+                    oldest = counted - allowed
+                    leaving = sorted(self._answered + self._others)
+                    if oldest < len(leaving):
+                        delay = leaving[oldest] + self.window - now
+                    else:
+                        delay = IN_FLIGHT_POLL_SECONDS
+                # Sleep without the lock, so that a request with a smaller reserve (or more
+                # urgent) can take a place that frees up meanwhile.
+                self._sleep(delay)
+                waited += delay
+        finally:
             with self._lock:
-                now = self._clock()
-                counted = self._counted(now)
-                if counted < allowed:
-                    self._mine.ticket = next(self._tickets)
-                    self._flying[self._mine.ticket] = now
-                    self._mine.ours = len(self._flying) + len(self._answered)  # with this one
-                    return waited
-                # The answered request whose leaving frees a place; if none (all are in
-                # flight), an answer will.
-                oldest = counted - allowed
-                leaving = sorted(self._answered + self._others)
-                if oldest < len(leaving):
-                    delay = leaving[oldest] + self.window - now
-                else:
-                    delay = IN_FLIGHT_POLL_SECONDS
-            # Sleep without the lock, so that a request with a smaller reserve can take a place
-            # that frees up meanwhile.
-            self._sleep(delay)
-            waited += delay
+                self._waiting.pop(ticket, None)
 
     def spare(self) -> int:
         """Places in the window free now."""
         with self._lock:
             return self.limit - self._counted(self._clock())
+
+    @property
+    def fastest_round_trip(self) -> float:
+        """The fastest round trip seen (infinite before the first answer)."""
+        return self._fastest
 
     def settle(self) -> None:
         """The answer to an acquired request came back (or the attempt failed)."""
@@ -142,6 +176,8 @@ class SharedWindow:
 
         self.limit = limit
         self._name = name
+        self._mine = threading.local()  # when this thread's request went
+        self.fastest_round_trip = float("inf")
         rate = Rate(limit, int((BURST_WINDOW_SECONDS + WINDOW_MARGIN_SECONDS) * Duration.SECOND))
         self._limiter = Limiter(_bucket_for(store, rate, table=name))
 
@@ -149,14 +185,17 @@ class SharedWindow:
         """`reserve` is not kept across processes: every request takes the next place."""
         started = time.monotonic()
         self._limiter.try_acquire(self._name, blocking=True)
-        return time.monotonic() - started
+        self._mine.sent = time.monotonic()
+        return self._mine.sent - started
 
     def spare(self) -> int:
         """Not known across processes: as if all were free."""
         return self.limit
 
     def settle(self) -> None:
-        """The shared log counts sends only."""
+        """The shared log counts sends only; the round trip is timed."""
+        trip = time.monotonic() - getattr(self._mine, "sent", time.monotonic())
+        self.fastest_round_trip = min(self.fastest_round_trip, trip)
 
 
 def _bucket_for(store: str, rate, table: str):
@@ -239,6 +278,11 @@ class Pacer:
             if self._resume_at > time.monotonic():
                 return 0
         return self._general.spare()
+
+    @property
+    def fastest_round_trip(self) -> float:
+        """Seconds: what every request pays, however many are in flight."""
+        return self._general.fastest_round_trip
 
     def settle(self, search: bool = False) -> None:
         if search:

@@ -4,14 +4,17 @@ A v2 list is a chain: each page needs the cursor the page before it returned, so
 one page per round trip however much of the burst limit is left. Over a real network (a second
 or more for a 500-record page) a backfill then takes several times what the limit allows.
 
-So when the writer finds itself waiting for pages, the unread time range of a window is cut in
-two: the window stops at the middle (records at or after it are dropped from its pages; the
-server's sort is update_time ascending, so one record past the middle means all the rest are),
-and a new window reads from the middle on (`updated_since`, with the old window's end as its
-`updated_until`). The windows read at the same time through the same paced client; the first is
-handed over as it comes, the others wait in temporary files until their turn. Handed over one
-after another, in time order, they are the list read as one chain: the same records, sorted,
-so bookmarks, resuming and the no-loss guarantees hold as before. Only the waiting overlaps.
+So when a list's chain of pages would outlast the reading of all the rest at the pace the
+burst limit allows (its pages left times the fastest round trip, against the pages left of every
+list read at once divided by the requests per second), the unread time range of its widest
+window is cut in two: the window stops at the middle (records at or after it are dropped from
+its pages; the server's sort is update_time ascending, so one record past the middle means all
+the rest are), and a new window reads from the middle on (`updated_since`, with the old
+window's end as its `updated_until`). The windows read at the same time through the same paced
+client, their pages in the order they are written (see `_urgency`); the first is handed over as
+it comes, the others wait in temporary files until their turn. Handed over one after another,
+in time order, they are the list read as one chain: the same records, sorted, so bookmarks,
+resuming and the no-loss guarantees hold as before. Only the waiting overlaps.
 
 The last window is open-ended, as the chain's tail is: a record changed during the read moves
 to the end and is read there.
@@ -19,13 +22,15 @@ to the end and is read there.
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from pipedrive_client import ReadAhead, read_ahead
+from pipedrive_client import ReadAhead, pacing, read_ahead
 
 from .readers import Batch, Listing, in_order
 
@@ -41,9 +46,6 @@ MIN_PAGES_TO_CUT = 2
 # windows would only add the spooling.
 WAITING_SHARE = 0.3
 WAITING_SECONDS = 0.5
-# ...and when at least this share of the burst limit is free: waiting on the limit itself, more
-# windows would only add requests.
-SPARE_SHARE = 0.25
 # Set to 1, windows are cut whenever one has records left to read, whatever the waiting: to see
 # them work on a fast network (the tests' kill, churn and tie runs use it).
 EAGER_ENV = "TAP_PIPEDRIVE_EAGER_WINDOWS"
@@ -82,6 +84,12 @@ class _Window:
         return self.density * self.unread_seconds(ceiling) / page_size
 
 
+# The listings being read now, of every client: a cut weighs one list's chain against them all.
+_OPEN: weakref.WeakSet[WindowedListing] = weakref.WeakSet()
+_OPEN_LOCK = threading.Lock()
+_BEGUN = itertools.count()
+
+
 class WindowedListing:
     """The batches of `listing` (whose params carry `updated_since`), read in up to
     `max_windows` windows at once."""
@@ -98,8 +106,11 @@ class WindowedListing:
 
     def __iter__(self) -> Iterator[Batch]:
         first = _Window(self._listing.params["updated_since"], None)
-        self._start(first, self._listing.params.get("updated_until"))
         self._windows = [first]
+        with _OPEN_LOCK:
+            _OPEN.add(self)
+            self._begun = next(_BEGUN)
+        self._start(first, self._listing.params.get("updated_until"))
         began = time.monotonic()
         try:
             while self._windows:
@@ -114,10 +125,18 @@ class WindowedListing:
                     if batch is None:
                         break
                     yield batch
-                self._windows.pop(0)
+                with self._lock:
+                    self._windows.pop(0)
         finally:
+            with _OPEN_LOCK:
+                _OPEN.discard(self)
             for window in self._windows:
                 window.reader.close()
+
+    def pages_left(self) -> float:
+        with self._lock:
+            windows = list(self._windows)
+        return sum(w.pages_left(self._ceiling, self._listing.page_size) for w in windows)
 
     def _start(self, window: _Window, until: str | None) -> None:
         params = {"updated_since": window.since}
@@ -131,7 +150,11 @@ class WindowedListing:
         """The window's pages, each cut at its end (which a cut may have moved down)."""
         time_of = listing.time_of
         pages = listing.client.v2_pages(listing.path, listing.params, limit=listing.page_size)
-        for page in pages:
+        while True:
+            with pacing.urgency(self._urgency(window)):
+                page = next(pages, None)
+            if page is None:
+                return
             more = page.next is not None
             batch = in_order(page.records, more, time_of, listing.log)
             with self._lock:
@@ -150,17 +173,33 @@ class WindowedListing:
             if window.done:
                 return
 
+    def _urgency(self, window: _Window) -> float:
+        """A window's page waits for those of chains that cannot be cut (the v1 lists', at 0),
+        then goes in the order it is written: the listings in the order they began (the
+        sync's), a listing's windows in time order. Read as they are written, the pages leave
+        the least to write after the last answer."""
+        with self._lock:
+            position = self._windows.index(window)
+        return -(1 + self._begun + position / (self._max + 1))
+
     def _worth_cutting(self, began: float) -> bool:
         if self._waited < WAITING_SECONDS:
             return False
-        if self._waited < WAITING_SHARE * (time.monotonic() - began):
-            return False
+        return self._waited >= WAITING_SHARE * (time.monotonic() - began)
+
+    def _outlasts_the_rest(self, pages: float) -> bool:
+        """Whether a chain of `pages` takes longer than the limit needs for the pages left of
+        every list read now (this one's with them), a cut's extra page counted: only then does
+        a cut shorten the run."""
         client = self._listing.client
-        return client.spare_requests() >= SPARE_SHARE * client.session.pacer.limit
+        with _OPEN_LOCK:
+            listings = [listing for listing in _OPEN if listing._listing.client is client]
+        pages_left = sum(listing.pages_left() for listing in listings)
+        return pages * client.fastest_round_trip() > (pages_left + 1) / client.requests_per_second()
 
     def _cut(self) -> bool:
-        """Cut the earliest window with pages enough still to read in two, at the middle of
-        its unread time; whether one was cut."""
+        """Cut the window with the most pages left in two, at the middle of its unread time,
+        when its chain outlasts the rest; whether one was cut."""
         if sum(1 for window in self._windows if not window.done) >= self._max:
             return False
         page_size = self._listing.page_size
@@ -171,7 +210,11 @@ class WindowedListing:
             least = MIN_PAGES_TO_CUT if not self._eager else 1e-9
             # The window with the most pages left: the longest chain sets the listing's time.
             widest = max(reading, key=lambda w: w.pages_left(self._ceiling, page_size))
-            if widest.pages_left(self._ceiling, page_size) < least:
+            pages = widest.pages_left(self._ceiling, page_size)
+        if pages < least or not (self._eager or self._outlasts_the_rest(pages)):
+            return False
+        with self._lock:
+            if widest.done:
                 return False
             unread = widest.unread_seconds(self._ceiling)
             middle = _time(_seconds(widest.reached) + unread / 2)
@@ -180,6 +223,6 @@ class WindowedListing:
             server_end, widest.end = widest.end, middle
             rest = _Window(middle, server_end)
             rest.density = widest.density  # until its own first page tells
+            self._windows.insert(self._windows.index(widest) + 1, rest)
         self._start(rest, server_end)
-        self._windows.insert(self._windows.index(widest) + 1, rest)
         return True

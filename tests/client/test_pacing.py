@@ -178,3 +178,53 @@ def test_requests_the_server_counted_that_were_not_ours_take_places_too() -> Non
     window.settle()
     window.acquire()
     assert now[0] >= 2.0
+
+
+def _queue_two(window, first: tuple[float, int], second: tuple[float, int]) -> list[str]:
+    """Two requests wait for a full window, `first` before `second` (urgency, reserve): the
+    order in which they went."""
+    import threading
+
+    from pipedrive_client import pacing
+
+    went: list[str] = []
+
+    def request(name: str, urgency: float, reserve: int) -> None:
+        with pacing.urgency(urgency):
+            window.acquire(reserve)
+        went.append(name)
+        window.settle()
+
+    threads = [
+        threading.Thread(target=request, args=(name, *args))
+        for name, args in (("first", first), ("second", second))
+    ]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.05)  # the first is waiting before the second comes
+    for thread in threads:
+        thread.join(timeout=5)
+    return went
+
+
+def test_a_more_urgent_request_takes_the_next_place_before_one_waiting_longer() -> None:
+    # A chain of pages that no cut can shorten goes before the windows of a list that can be.
+    from pipedrive_client.pacing import SlidingWindow
+
+    window = SlidingWindow(1, window=0.2)
+    window.acquire()
+    window.settle()  # the only place is taken until about 0.25 s
+    assert _queue_two(window, first=(-1.0, 0), second=(0.0, 0)) == ["second", "first"]
+
+
+def test_a_place_an_urgent_request_may_not_take_goes_to_the_next() -> None:
+    # The urgent request is a background one: it leaves the window's last place free, so that
+    # place is not held for it.
+    from pipedrive_client.pacing import SlidingWindow
+
+    window = SlidingWindow(2, window=0.5)
+    window.acquire()
+    window.settle()  # one of two places taken until about 0.55 s
+    started = time.monotonic()
+    assert _queue_two(window, first=(5.0, 1), second=(0.0, 0)) == ["second", "first"]
+    assert time.monotonic() - started >= 0.5  # the urgent one did wait
