@@ -46,9 +46,9 @@ class Watch:
         acquire, settle = pacing.SlidingWindow.acquire, pacing.SlidingWindow.settle
         watch = self
 
-        def watched_acquire(window, reserve: int = 0) -> float:
+        def watched_acquire(window) -> float:
             began = time.monotonic() - watch.start
-            waited = acquire(window, reserve)
+            waited = acquire(window)
             watch._mine.request = [began, time.monotonic() - watch.start, math.nan]
             return waited
 

@@ -31,35 +31,25 @@ from .errors import ConfigError
 WINDOW_MARGIN_SECONDS = 0.05
 # How often a request waits to see whether an answer freed a place, when all are in flight.
 IN_FLIGHT_POLL_SECONDS = 0.01
-# Places in the window that requests made in the background (reading ahead) leave free, so the
-# request the sync is waiting for never queues behind them.
-BACKGROUND_RESERVE = 1
-
 _thread = threading.local()
-
-
-@contextmanager
-def in_background(active: bool = True) -> Iterator[None]:
-    """Requests made by this thread inside the block yield to the others at the pacer."""
-    before = getattr(_thread, "background", False)
-    _thread.background = active
-    try:
-        yield
-    finally:
-        _thread.background = before
 
 
 @contextmanager
 def urgency(value: float) -> Iterator[None]:
     """Requests made by this thread inside the block take a place before waiting requests of
-    lower urgency (0 unless set): a chain of pages that nothing can shorten goes before one
-    that a cut can."""
+    lower urgency (0 unless set): the stream the sync is writing before those read ahead, a
+    chain of pages that nothing can shorten before one that a cut can."""
     before = getattr(_thread, "urgency", 0.0)
     _thread.urgency = value
     try:
         yield
     finally:
         _thread.urgency = before
+
+
+def last_wait() -> float:
+    """Seconds this thread's last request waited for the limit (0.0 before any)."""
+    return getattr(_thread, "waited", 0.0)
 
 
 class SlidingWindow:
@@ -78,8 +68,7 @@ class SlidingWindow:
         self._flying: dict[int, float] = {}  # tickets of requests in flight: when each went
         self._fastest = float("inf")  # the fastest round trip seen
         self._tickets = itertools.count()
-        # Tickets of requests waiting: their urgency and the places they may fill.
-        self._waiting: dict[int, tuple[float, int]] = {}
+        self._waiting: dict[int, float] = {}  # tickets of requests waiting: their urgency
         self._mine = threading.local()  # the ticket of this thread's request
         self._answered: list[float] = []  # when each answer came, in order
         self._others: list[float] = []  # when we learned of others' requests on this token
@@ -92,10 +81,9 @@ class SlidingWindow:
             del times[: bisect_right(times, now - self.window)]
         return len(self._flying) + len(self._answered) + len(self._others)
 
-    def acquire(self, reserve: int = 0) -> float:
-        """Block until a request may be sent, leaving `reserve` places in the window to others;
-        return the seconds waited. Each acquire is followed by one `settle`."""
-        allowed = max(1, self.limit - reserve)
+    def acquire(self) -> float:
+        """Block until a request may be sent; return the seconds waited. Each acquire is
+        followed by one `settle`."""
         urgency = getattr(_thread, "urgency", 0.0)
         ticket = next(self._tickets)
         waited = 0.0
@@ -103,30 +91,26 @@ class SlidingWindow:
             while True:
                 with self._lock:
                     now = self._clock()
-                    # Places go first to the more urgent requests waiting (those that may take
-                    # one: a place left free for others is not theirs).
-                    counted = self._counted(now)
-                    counted += sum(
-                        1
-                        for other, others_allowed in self._waiting.values()
-                        if other > urgency and counted < others_allowed
-                    )
-                    if counted < allowed:
+                    # Places go to the more urgent requests waiting first.
+                    ahead = sum(1 for other in self._waiting.values() if other > urgency)
+                    counted = self._counted(now) + ahead
+                    if counted < self.limit:
                         self._mine.ticket = ticket
                         self._flying[ticket] = now
                         self._mine.ours = len(self._flying) + len(self._answered)  # with this
                         return waited
-                    self._waiting[ticket] = (urgency, allowed)
+                    self._waiting[ticket] = urgency
                     # The answered request whose leaving frees this request's place; if none
-                    # (all are in flight), an answer will.
-                    oldest = counted - allowed
+                    # (all are in flight), answers will: the further back in the queue, the
+                    # more of them, so the less often it looks.
+                    oldest = counted - self.limit
                     leaving = sorted(self._answered + self._others)
                     if oldest < len(leaving):
                         delay = leaving[oldest] + self.window - now
                     else:
-                        delay = IN_FLIGHT_POLL_SECONDS
-                # Sleep without the lock, so that a request with a smaller reserve (or more
-                # urgent) can take a place that frees up meanwhile.
+                        delay = IN_FLIGHT_POLL_SECONDS * (1 + oldest - len(leaving))
+                # Sleep without the lock, so that a more urgent request can take a place that
+                # frees up meanwhile.
                 self._sleep(delay)
                 waited += delay
         finally:
@@ -181,8 +165,8 @@ class SharedWindow:
         rate = Rate(limit, int((BURST_WINDOW_SECONDS + WINDOW_MARGIN_SECONDS) * Duration.SECOND))
         self._limiter = Limiter(_bucket_for(store, rate, table=name))
 
-    def acquire(self, reserve: int = 0) -> float:
-        """`reserve` is not kept across processes: every request takes the next place."""
+    def acquire(self) -> float:
+        """Urgency is not kept across processes: every request takes the next place."""
         started = time.monotonic()
         self._limiter.try_acquire(self._name, blocking=True)
         self._mine.sent = time.monotonic()
@@ -269,8 +253,8 @@ class Pacer:
             waited += pause
         if search:
             waited += self._search.acquire()
-        reserve = BACKGROUND_RESERVE if getattr(_thread, "background", False) else 0
-        return waited + self._general.acquire(reserve)
+        _thread.waited = waited + self._general.acquire()
+        return _thread.waited
 
     def spare(self) -> int:
         """Places in the burst window free now (none while the server asked for a pause)."""

@@ -19,12 +19,15 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any, Generic, TypeVar
 
-from .pacing import in_background
+from .pacing import urgency
 
 T = TypeVar("T")
 
 _ITEM, _SPOOLED, _END, _ERROR = range(4)
 _NOTHING = object()
+# The urgency at the pacer of a reader not read from yet (a stream further down the sync): below
+# the requests someone waits for (0), above the pages of time windows (see the tap's windows.py).
+READ_AHEAD_URGENCY = -0.5
 
 
 class _Channel:
@@ -108,8 +111,8 @@ def _work(items: Iterator[Any], channel: _Channel) -> None:
     error = None
     try:
         while True:
-            # Until its reading begins, this reader only uses what the pacer has to spare.
-            with in_background(not channel.reading):
+            # Until its reading begins, this reader's requests wait for the others at the pacer.
+            with urgency(0.0 if channel.reading else READ_AHEAD_URGENCY):
                 item = next(items, _NOTHING)
             if item is _NOTHING or not channel.put(item):
                 break

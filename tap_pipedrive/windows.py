@@ -69,6 +69,8 @@ class _Window:
         self.since, self.end = since, end
         self.reached = since
         self.density = 0.0  # records per second in its last page
+        # How long its last page took, when it waited for the burst limit (else 0.0).
+        self.paced_seconds_per_page = 0.0
         self.done = False  # read to its end
         self.reader: ReadAhead[Batch] | None = None
 
@@ -151,8 +153,11 @@ class WindowedListing:
         time_of = listing.time_of
         pages = listing.client.v2_pages(listing.path, listing.params, limit=listing.page_size)
         while True:
+            asked = time.monotonic()
             with pacing.urgency(self._urgency(window)):
                 page = next(pages, None)
+            took = time.monotonic() - asked
+            window.paced_seconds_per_page = took if pacing.last_wait() > 0 else 0.0
             if page is None:
                 return
             more = page.next is not None
@@ -187,15 +192,21 @@ class WindowedListing:
             return False
         return self._waited >= WAITING_SHARE * (time.monotonic() - began)
 
-    def _outlasts_the_rest(self, pages: float) -> bool:
-        """Whether a chain of `pages` takes longer than the limit needs for the pages left of
-        every list read now (this one's with them), a cut's extra page counted: only then does
-        a cut shorten the run."""
+    def _outlasts_the_rest(self, window: _Window, pages: float) -> bool:
+        """Whether the window's chain of `pages` takes longer than the limit needs for the
+        pages left of every list read now (this one's with them), a cut's extra page counted:
+        only then does a cut shorten the run. A chain pays at least the fastest round trip a
+        page. The list written first, the writer waiting on it, goes at the pace its pages come
+        when the limit holds them back; the waits of a list read ahead are for the lists
+        before it, and end with them."""
         client = self._listing.client
         with _OPEN_LOCK:
             listings = [listing for listing in _OPEN if listing._listing.client is client]
         pages_left = sum(listing.pages_left() for listing in listings)
-        return pages * client.fastest_round_trip() > (pages_left + 1) / client.requests_per_second()
+        trip = client.fastest_round_trip()
+        if min(listing._begun for listing in listings) == self._begun:
+            trip = max(trip, window.paced_seconds_per_page)
+        return pages * trip > (pages_left + 1) / client.requests_per_second()
 
     def _cut(self) -> bool:
         """Cut the window with the most pages left in two, at the middle of its unread time,
@@ -211,7 +222,7 @@ class WindowedListing:
             # The window with the most pages left: the longest chain sets the listing's time.
             widest = max(reading, key=lambda w: w.pages_left(self._ceiling, page_size))
             pages = widest.pages_left(self._ceiling, page_size)
-        if pages < least or not (self._eager or self._outlasts_the_rest(pages)):
+        if pages < least or not (self._eager or self._outlasts_the_rest(widest, pages)):
             return False
         with self._lock:
             if widest.done:

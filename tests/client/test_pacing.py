@@ -103,28 +103,6 @@ def test_two_processes_sharing_a_budget_store_stay_under_the_limit(server, tmp_p
     assert server.max_in_window(2.0) <= 10
 
 
-def test_background_requests_leave_a_place_for_the_sync_to_use() -> None:
-    from pipedrive_client.pacing import SlidingWindow
-
-    now = [0.0]
-    slept: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        slept.append(seconds)
-        now[0] += seconds
-
-    window = SlidingWindow(5, clock=lambda: now[0], sleep=sleep)
-    for _ in range(4):
-        assert window.acquire(reserve=1) == 0  # background: four of the five places
-        window.settle()
-    assert window.acquire() == 0  # the sync's request goes at once: the fifth place
-    window.settle()
-    assert not slept
-    window.acquire(reserve=1)  # background again: waits for places to free up
-    assert slept
-    assert now[0] >= 2.0
-
-
 def test_a_request_counts_from_its_sending_plus_what_its_answer_took_beyond_the_fastest() -> None:
     # The server stamps a request somewhere between its sending and its answer. The round trip
     # every request pays shifts ours and the server's stamps alike; what a slow answer took
@@ -180,8 +158,8 @@ def test_requests_the_server_counted_that_were_not_ours_take_places_too() -> Non
     assert now[0] >= 2.0
 
 
-def _queue_two(window, first: tuple[float, int], second: tuple[float, int]) -> list[str]:
-    """Two requests wait for a full window, `first` before `second` (urgency, reserve): the
+def _queue_two(window, first: float, second: float) -> list[str]:
+    """Two requests of these urgencies wait for a full window, `first` before `second`: the
     order in which they went."""
     import threading
 
@@ -189,15 +167,15 @@ def _queue_two(window, first: tuple[float, int], second: tuple[float, int]) -> l
 
     went: list[str] = []
 
-    def request(name: str, urgency: float, reserve: int) -> None:
+    def request(name: str, urgency: float) -> None:
         with pacing.urgency(urgency):
-            window.acquire(reserve)
+            window.acquire()
         went.append(name)
         window.settle()
 
     threads = [
-        threading.Thread(target=request, args=(name, *args))
-        for name, args in (("first", first), ("second", second))
+        threading.Thread(target=request, args=(name, urgency))
+        for name, urgency in (("first", first), ("second", second))
     ]
     for thread in threads:
         thread.start()
@@ -208,23 +186,15 @@ def _queue_two(window, first: tuple[float, int], second: tuple[float, int]) -> l
 
 
 def test_a_more_urgent_request_takes_the_next_place_before_one_waiting_longer() -> None:
-    # A chain of pages that no cut can shorten goes before the windows of a list that can be.
+    # The stream being written before those read ahead; a chain of pages that no cut can
+    # shorten before the windows of a list that can be. Of the same urgency, the first waiting.
     from pipedrive_client.pacing import SlidingWindow
 
     window = SlidingWindow(1, window=0.2)
     window.acquire()
     window.settle()  # the only place is taken until about 0.25 s
-    assert _queue_two(window, first=(-1.0, 0), second=(0.0, 0)) == ["second", "first"]
-
-
-def test_a_place_an_urgent_request_may_not_take_goes_to_the_next() -> None:
-    # The urgent request is a background one: it leaves the window's last place free, so that
-    # place is not held for it.
-    from pipedrive_client.pacing import SlidingWindow
-
-    window = SlidingWindow(2, window=0.5)
+    assert _queue_two(window, first=-1.0, second=0.0) == ["second", "first"]
+    window = SlidingWindow(1, window=0.2)
     window.acquire()
-    window.settle()  # one of two places taken until about 0.55 s
-    started = time.monotonic()
-    assert _queue_two(window, first=(5.0, 1), second=(0.0, 0)) == ["second", "first"]
-    assert time.monotonic() - started >= 0.5  # the urgent one did wait
+    window.settle()
+    assert _queue_two(window, first=0.0, second=0.0) == ["first", "second"]
