@@ -37,8 +37,8 @@ _thread = threading.local()
 @contextmanager
 def urgency(value: float) -> Iterator[None]:
     """Requests made by this thread inside the block take a place before waiting requests of
-    lower urgency (0 unless set): the stream the sync is writing before those read ahead, a
-    chain of pages that nothing can shorten before one that a cut can."""
+    lower urgency (0 unless set): a reader being read from before one reading ahead, a chain
+    of pages that nothing can shorten before one that a cut can."""
     before = getattr(_thread, "urgency", 0.0)
     _thread.urgency = value
     try:
