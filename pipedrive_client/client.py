@@ -45,10 +45,6 @@ class PipedriveClient:
     def close(self) -> None:
         self.session.close()
 
-    def spare_requests(self) -> int:
-        """Requests the burst limit would let through right now."""
-        return self.session.pacer.spare()
-
     def requests_per_second(self) -> float:
         """What the burst limit lets through, on average."""
         return self.session.pacer.limit / BURST_WINDOW_SECONDS

@@ -68,7 +68,8 @@ class SlidingWindow:
         self._flying: dict[int, float] = {}  # tickets of requests in flight: when each went
         self._fastest = float("inf")  # the fastest round trip seen
         self._tickets = itertools.count()
-        self._waiting: dict[int, float] = {}  # tickets of requests waiting: their urgency
+        # Tickets of requests waiting: their place in the queue (urgency, then first come).
+        self._waiting: dict[int, tuple[float, int]] = {}
         self._mine = threading.local()  # the ticket of this thread's request
         self._answered: list[float] = []  # when each answer came, in order
         self._others: list[float] = []  # when we learned of others' requests on this token
@@ -84,22 +85,23 @@ class SlidingWindow:
     def acquire(self) -> float:
         """Block until a request may be sent; return the seconds waited. Each acquire is
         followed by one `settle`."""
-        urgency = getattr(_thread, "urgency", 0.0)
         ticket = next(self._tickets)
+        rank = (getattr(_thread, "urgency", 0.0), -ticket)
         waited = 0.0
         try:
             while True:
                 with self._lock:
                     now = self._clock()
-                    # Places go to the more urgent requests waiting first.
-                    ahead = sum(1 for other in self._waiting.values() if other > urgency)
+                    # Places go to the more urgent requests waiting first, then to the first
+                    # come.
+                    ahead = sum(1 for other in self._waiting.values() if other > rank)
                     counted = self._counted(now) + ahead
                     if counted < self.limit:
                         self._mine.ticket = ticket
                         self._flying[ticket] = now
                         self._mine.ours = len(self._flying) + len(self._answered)  # with this
                         return waited
-                    self._waiting[ticket] = urgency
+                    self._waiting[ticket] = rank
                     # The answered request whose leaving frees this request's place; if none
                     # (all are in flight), answers will: the further back in the queue, the
                     # more of them, so the less often it looks.
@@ -116,11 +118,6 @@ class SlidingWindow:
         finally:
             with self._lock:
                 self._waiting.pop(ticket, None)
-
-    def spare(self) -> int:
-        """Places in the window free now."""
-        with self._lock:
-            return self.limit - self._counted(self._clock())
 
     @property
     def fastest_round_trip(self) -> float:
@@ -171,10 +168,6 @@ class SharedWindow:
         self._limiter.try_acquire(self._name, blocking=True)
         self._mine.sent = time.monotonic()
         return self._mine.sent - started
-
-    def spare(self) -> int:
-        """Not known across processes: as if all were free."""
-        return self.limit
 
     def settle(self) -> None:
         """The shared log counts sends only; the round trip is timed."""
@@ -255,13 +248,6 @@ class Pacer:
             waited += self._search.acquire()
         _thread.waited = waited + self._general.acquire()
         return _thread.waited
-
-    def spare(self) -> int:
-        """Places in the burst window free now (none while the server asked for a pause)."""
-        with self._lock:
-            if self._resume_at > time.monotonic():
-                return 0
-        return self._general.spare()
 
     @property
     def fastest_round_trip(self) -> float:
