@@ -10,6 +10,7 @@ request), the sending, the answers after the last send, the writing after the la
 the CPU seconds of the tap and of the sandbox.
 
 python benchmarks/rate_timeline.py [--latency 1.0] [--records 100000] [--plan lite]
+    [--time-windows N]
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=1.0)
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--plan", default="lite", choices=sorted(PLAN_BURST_LIMITS))
+    parser.add_argument("--time-windows", type=int, help="the tap's time_windows (default: 8)")
     args = parser.parse_args()
     limit = PLAN_BURST_LIMITS[args.plan]
     counts = harness.scaled_counts(args.records)
@@ -88,6 +90,8 @@ def main() -> None:
             "plan": args.plan,
             "progress_interval": 0,
         }
+        if args.time_windows:
+            config["time_windows"] = args.time_windows
         catalog = harness.catalog(config, harness.MAIN_STREAMS)
         time.sleep(2.1)  # the catalog's requests leave the window
         sb.reset_stats()

@@ -29,7 +29,7 @@ from .errors import ConfigError
 # jitter; the server's own count in every answer (`count_others`) and the 429 handling are the
 # net under it.
 WINDOW_MARGIN_SECONDS = 0.05
-# How often a request waits to see whether an answer freed a place, when all are in flight.
+# With a test's clock: how long a request waits to look again when all places are in flight.
 IN_FLIGHT_POLL_SECONDS = 0.01
 _thread = threading.local()
 
@@ -61,7 +61,7 @@ class SlidingWindow:
         limit: int,
         window: float = BURST_WINDOW_SECONDS,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.limit = limit
         self.window = window + WINDOW_MARGIN_SECONDS
@@ -74,8 +74,9 @@ class SlidingWindow:
         self._answered: list[float] = []  # when each answer came, in order
         self._others: list[float] = []  # when we learned of others' requests on this token
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)  # an answer came, or a waiter left
         self._clock = clock
-        self._sleep = sleep
+        self._sleep = sleep  # tests with their own clock sleep by it; else the condition waits
 
     def _counted(self, now: float) -> int:
         for times in (self._answered, self._others):
@@ -88,9 +89,9 @@ class SlidingWindow:
         ticket = next(self._tickets)
         rank = (getattr(_thread, "urgency", 0.0), -ticket)
         waited = 0.0
-        try:
-            while True:
-                with self._lock:
+        with self._lock:
+            try:
+                while True:
                     now = self._clock()
                     # Places go to the more urgent requests waiting first, then to the first
                     # come.
@@ -103,21 +104,29 @@ class SlidingWindow:
                         return waited
                     self._waiting[ticket] = rank
                     # The answered request whose leaving frees this request's place; if none
-                    # (all are in flight), answers will: the further back in the queue, the
-                    # more of them, so the less often it looks.
+                    # (all are in flight), the next answer tells more.
                     oldest = counted - self.limit
                     leaving = sorted(self._answered + self._others)
-                    if oldest < len(leaving):
-                        delay = leaving[oldest] + self.window - now
-                    else:
-                        delay = IN_FLIGHT_POLL_SECONDS * (1 + oldest - len(leaving))
-                # Sleep without the lock, so that a more urgent request can take a place that
-                # frees up meanwhile.
+                    delay = leaving[oldest] + self.window - now if oldest < len(leaving) else None
+                    waited += self._wait(delay)
+            finally:
+                if self._waiting.pop(ticket, None) is not None:
+                    self._changed.notify_all()  # those behind this one move up
+
+    def _wait(self, delay: float | None) -> float:
+        """Wait with the lock released, until `delay` passed or an answer came (None: only the
+        answer), so that a more urgent request can take a place that frees up meanwhile."""
+        if self._sleep is not None:  # a test's clock
+            self._lock.release()
+            try:
+                delay = IN_FLIGHT_POLL_SECONDS if delay is None else delay
                 self._sleep(delay)
-                waited += delay
-        finally:
-            with self._lock:
-                self._waiting.pop(ticket, None)
+                return delay
+            finally:
+                self._lock.acquire()
+        began = time.monotonic()
+        self._changed.wait(delay)
+        return time.monotonic() - began
 
     @property
     def fastest_round_trip(self) -> float:
@@ -131,6 +140,7 @@ class SlidingWindow:
             sent = self._flying.pop(self._mine.ticket, now)
             self._fastest = min(self._fastest, now - sent)
             insort(self._answered, now - self._fastest)
+            self._changed.notify_all()  # those waiting for an answer can count again
 
     def count_others(self, server_count: int) -> None:
         """The server counted `server_count` requests in its window when this thread's request
