@@ -107,10 +107,12 @@ QUICK = Sizes(
 
 # The ways of loading, each (tap settings, target-postgres settings) over meltano.yml's. The
 # BATCH files go to a directory of the run's own (`{batch_root}`).
+INSERT = {"use_copy": False}
 VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
-    "records, validated": ({}, {"validate_records": True}),
-    "records, not validated": ({}, {"validate_records": False}),
-    "batch (jsonl)": (
+    "records, validated, INSERT (the SDK's defaults)": ({}, {"validate_records": True, **INSERT}),
+    "records, not validated, INSERT": ({}, {"validate_records": False, **INSERT}),
+    "records, not validated, COPY (meltano.yml)": ({}, {}),
+    "batch (jsonl), COPY": (
         {
             "batch_config": {
                 "encoding": {"format": "jsonl", "compression": "none"},
@@ -119,7 +121,7 @@ VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         },
         {},
     ),
-    "batch (jsonl, gzip)": (
+    "batch (jsonl, gzip), COPY": (
         {
             "batch_config": {
                 "encoding": {"format": "jsonl", "compression": "gzip"},
@@ -403,7 +405,9 @@ LOAD_TIME_COLUMNS = (
 
 def postgres_content(schema: str) -> dict[str, dict[str, Any]]:
     """Per table: rows, an md5 of its rows (as JSON, sorted) without LOAD_TIME_COLUMNS, the
-    column types, and the rows that have each `_sdc_` column set."""
+    column types, and the rows that have each `_sdc_` column set. Numbers are compared as
+    values: a numeric keeps the scale it was written with (COPY writes 80 as 80.0), and
+    `trim_scale` drops the trailing zeros, not a digit of the value."""
     drop = " ".join(f"- '{c}'" for c in LOAD_TIME_COLUMNS)
     out: dict[str, dict[str, Any]] = {}
     with psycopg.connect(PG_URL, autocommit=True) as conn:
@@ -415,9 +419,14 @@ def postgres_content(schema: str) -> dict[str, dict[str, Any]]:
         ):
             columns.setdefault(table, {})[column] = kind
         for table, types in sorted(columns.items()):
+            values = ", ".join(
+                f'trim_scale("{c}") AS "{c}"' if kind == "numeric" else f'"{c}"'
+                for c, kind in types.items()
+            )
             rows, digest = conn.execute(
                 f"SELECT count(*), md5(coalesce(string_agg(x, chr(10) ORDER BY x), '')) "  # noqa: S608
-                f'FROM (SELECT (to_jsonb(r) {drop})::text AS x FROM "{schema}"."{table}" r) s'
+                f"FROM (SELECT (to_jsonb(r) {drop})::text AS x "
+                f'FROM (SELECT {values} FROM "{schema}"."{table}") r) s'
             ).fetchone()
             sdc = [c for c in types if c.startswith("_sdc_")]
             counts = (
@@ -778,15 +787,28 @@ def _env_settings(prefix: str, settings: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def _chosen(only: list[str] | None) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+    """VARIANTS, or those named in `only` (in VARIANTS' order; the first is the reference)."""
+    unknown = set(only or ()) - set(VARIANTS)
+    if unknown:
+        raise SystemExit(f"unknown variants {sorted(unknown)}; known: {list(VARIANTS)}")
+    return {k: v for k, v in VARIANTS.items() if not only or k in only}
+
+
 def variant_runs(
-    sb: harness.SandboxProcess, work: Path, setup: Setup, scenario: dict, **tap_settings: str
+    sb: harness.SandboxProcess,
+    work: Path,
+    setup: Setup,
+    scenario: dict,
+    only: list[str] | None = None,
+    **tap_settings: str,
 ) -> list[dict[str, Any]]:
     """Each of VARIANTS: ours through `meltano run`, the peer piped, into target-postgres; the
     warehouse's content compared with the first variant's."""
     project = Project(sb, work, **tap_settings)
     rows: list[dict[str, Any]] = []
     first: dict[str, dict[str, Any]] = {}
-    for name, (tap_variant, loader) in VARIANTS.items():
+    for name, (tap_variant, loader) in _chosen(only).items():
         batch_root = work / f"batch-{uuid.uuid4().hex[:8]}"
         tap = _with_root(tap_variant, batch_root.as_uri())
         warehouse = Warehouse("target-postgres", work)
@@ -811,7 +833,7 @@ def variant_runs(
     peer_tap, _ = _peer_tap(sb, work, setup)
     seen: list[dict[str, Any]] = []
     first = {}
-    for name, (_, loader) in VARIANTS.items():
+    for name, (_, loader) in _chosen(only).items():
         base = {"validate_records": True, **setup.loader_config["target-postgres"], **loader}
         if base in seen:
             continue  # the peer writes RECORD messages only: the same run as before
@@ -873,7 +895,7 @@ def variants_table(rows: list[dict[str, Any]]) -> list[str]:
     return out
 
 
-def compare_variants(sizes: list[int], work: Path) -> dict[str, Any]:
+def compare_variants(sizes: list[int], work: Path, only: list[str] | None = None) -> dict[str, Any]:
     work.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
     setup: Setup | None = None
@@ -882,7 +904,7 @@ def compare_variants(sizes: list[int], work: Path) -> dict[str, Any]:
         print(f"# variants: {scenario}", file=sys.stderr, flush=True)
         with harness.sandbox("large", counts=harness.scaled_counts(records)) as sb:
             setup = setup or _setup(sb, work)
-            rows += variant_runs(sb, work, setup, scenario, max_requests_per_2s="10000")
+            rows += variant_runs(sb, work, setup, scenario, only, max_requests_per_2s="10000")
     return {"source": source(), "loaders": loader_pins(), "rows": rows}
 
 
@@ -974,11 +996,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--variants", action="store_true", help="the ways of loading (VARIANTS) side by side"
     )
+    parser.add_argument(
+        "--only", action="append", help="with --variants: only this variant (repeatable)"
+    )
     args = parser.parse_args(argv)
     if args.variants:
         started = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="pipeline-") as tmp:
-            result = compare_variants(_sizes(args.records or "2000"), Path(tmp))
+            result = compare_variants(_sizes(args.records or "2000"), Path(tmp), args.only)
         result["seconds"] = round(time.perf_counter() - started)
         if args.json:
             Path(args.json).write_text(json.dumps(result, indent=2, default=str))

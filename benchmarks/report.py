@@ -20,6 +20,13 @@ def verdict(ok: bool) -> str:
     return "met" if ok else "**missed**"
 
 
+def _answered(row: dict[str, Any]) -> str:
+    """The ratio to the bound plus the last answer's round trip, where measured."""
+    if row.get("ratio_answered") is None:
+        return "the bound with the last answer not measured"
+    return f"{row['ratio_answered']}x of {row['bound_answered_seconds']} s with the last answer"
+
+
 def ratio(a: float, b: float) -> float:
     return a / b if b else float("inf")
 
@@ -60,7 +67,8 @@ def goals(r: dict[str, Any]) -> list[tuple[str, str, str]]:
             "rate-limited wall ≤ 1.10x the bound at 100, 400 and 1,000 ms, zero 429s",
             "; ".join(
                 f"{row['latency_s'] * 1000:.0f} ms: {row['seconds']} s vs "
-                f"{row['bound_seconds']} s = {row['ratio']}x, {row['answered_429']} answered 429"
+                f"{row['bound_seconds']} s = {row['ratio']}x "
+                f"({_answered(row)}), {row['answered_429']} answered 429"
                 for row in shipped
             ),
             verdict(
@@ -569,8 +577,10 @@ def markdown(r: dict[str, Any]) -> str:
         "",
         "As shipped (`time_windows` default: large lists read in time windows at once) and "
         "each list as one chain of pages (`1`). The bound is "
-        "what the limit lets through; one request at a time would also pay the latency once "
-        "per request (the next column). The goal is every row as shipped.",
+        "what the limit lets through: the last request may go 2 s x (requests / limit - 1) "
+        "after the first. No client is done before that request's answer is back, so the "
+        "bound plus one latency is shown beside it. One request at a time would also pay the "
+        "latency once per request (the next column). The goal is every row as shipped.",
         "",
         table(
             [
@@ -580,6 +590,8 @@ def markdown(r: dict[str, Any]) -> str:
                 "wall s",
                 "bound s",
                 "ratio",
+                "bound + latency s",
+                "ratio to it",
                 "one request at a time s",
                 "sandbox answer time s",
                 "429s",
@@ -593,6 +605,8 @@ def markdown(r: dict[str, Any]) -> str:
                     row["seconds"],
                     row["bound_seconds"],
                     row["ratio"],
+                    row.get("bound_answered_seconds"),
+                    row.get("ratio_answered"),
                     row["one_at_a_time_seconds"],
                     row["answer_seconds"],
                     row["answered_429"],

@@ -216,6 +216,10 @@ def rate_limited(records: int, plan: str, latencies: list[float], work: Path) ->
                         "bound_seconds": round(bound, 2),
                         "one_at_a_time_seconds": round(n * latency, 2),
                         "ratio": round(run.seconds / bound, 3) if bound else None,
+                        # No client is done before the last request's answer is back: the
+                        # limit's bound plus one round trip.
+                        "bound_answered_seconds": round(bound + latency, 2),
+                        "ratio_answered": round(run.seconds / (bound + latency), 3),
                         "answer_seconds": stats.get("answer_seconds"),
                     }
                 )
