@@ -109,8 +109,9 @@ SETTINGS = with_client_settings(
             th.IntegerType,
             default=DEFAULT_READ_AHEAD_STREAMS,
             description="How many streams further down the sync are read at the same time as "
-            "the one being written, with the requests the burst limit has to spare, into "
-            "temporary files (at most 64 MB each). 0 reads one stream at a time. Default 8.",
+            "the one being written, into temporary files (at most 64 MB each); their "
+            "requests wait behind those of the stream being written. 0 reads one stream at a "
+            "time. Default 8.",
         ),
         th.Property(
             "time_windows",
