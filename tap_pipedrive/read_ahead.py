@@ -5,9 +5,9 @@ needs the cursor the page before it returned). Over a real network that leaves t
 budget half used: one request in flight, then the wait for its answer. So while one stream is
 written, the next few streams in the SDK's order (`read_ahead_streams`) are already read,
 through the same paced client, their requests waiting behind those of the stream being
-written (`pacing.urgency`), into temporary files (up to `SPOOL_BYTES` each); when one is done the next starts. What is
-written, in what order, the bookmarks and the requests made are all as before; only the waiting
-overlaps, and memory stays at a few pages.
+written (`pacing.urgency`), into temporary files (up to `SPOOL_BYTES` each); when one is done
+the next starts. What is written, in what order, the bookmarks and the requests made are all
+as before; only the waiting overlaps, and memory stays at a few pages.
 """
 
 from __future__ import annotations
