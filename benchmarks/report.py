@@ -491,6 +491,8 @@ def markdown(r: dict[str, Any]) -> str:
         "",
         f"## Throughput at zero latency (size {t['size']}, main streams, full sync)",
         "",
+        f"Each contender run {t.get('repeats', 1)} times; the run of median time is shown.",
+        "",
         table(
             ["contender", "records", "seconds", "records/s", "peak RSS MB"],
             [

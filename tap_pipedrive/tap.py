@@ -19,6 +19,7 @@ from pipedrive_client import PipedriveClient, PipedriveError
 from . import connection_check, history, inputs, sdk_internals, settings
 from .batch_writer import BatchFileWriter
 from .custom_fields import CustomField, name_columns
+from .malloc_arenas import limit_malloc_arenas
 from .progress import Progress
 from .read_ahead import ReadAheadStreams
 from .streams import STREAMS
@@ -260,6 +261,7 @@ def _standard_columns(stream: str) -> set[str]:
 
 def main() -> None:
     """Console entry point: a configuration or API failure ends in one readable line."""
+    limit_malloc_arenas()
     try:
         inputs.check_command_line(sys.argv[1:])
         exit_code = TapPipedrive.cli.main(standalone_mode=False)
