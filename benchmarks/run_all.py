@@ -23,6 +23,7 @@ import platform
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -126,7 +127,7 @@ def throughput(records: int | None, work: Path) -> dict[str, Any]:
     return out
 
 
-def _median(runs: list, seconds: Any) -> Any:
+def _median(runs: list[Any], seconds: Callable[[Any], float]) -> Any:
     """The run of median time."""
     return sorted(runs, key=seconds)[len(runs) // 2]
 

@@ -181,9 +181,9 @@ class WindowedListing:
     def _urgency(self, window: _Window) -> float:
         """A window's page waits for the pages of readers being read from (0) and of chains
         that cannot be cut read ahead (the v1 lists', `READ_AHEAD_URGENCY`), then goes in the
-        order it is written: the listings in the order they began (the
-        sync's), a listing's windows in time order. Read as they are written, the pages leave
-        the least to write after the last answer."""
+        order it is written: the listings in the order they began (the sync's), a listing's
+        windows in time order. Read as they are written, the pages leave the least to write
+        after the last answer."""
         with self._lock:
             position = self._windows.index(window)
         return -(1 + self._begun + position / (self._max + 1))
