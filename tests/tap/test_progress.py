@@ -39,8 +39,9 @@ def summary_table(stderr: str) -> dict[str, dict[str, str]]:
 @pytest.fixture
 def slow_run(sandbox_factory, tmp_path, eager_windows):
     """A small company over a 20 ms network, large lists cut into windows wherever they can
-    be (their threads' requests must count to their stream too)."""
-    sb = sandbox_factory(size="small", faults={"latency": 0.02})
+    be (their threads' requests must count to their stream too). A burst limit of 10 requests
+    per 2 s makes the run last seconds however fast the machine: its 30 requests need 4 s."""
+    sb = sandbox_factory(size="small", plan=10, faults={"latency": 0.02})
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config_for(sb, progress_interval=0.2)))
     result = run_command(["--config", str(path)])
@@ -87,7 +88,9 @@ def test_progress_lines_and_the_table_count_each_streams_records_requests_tokens
             stream, *numbers = match.groups()
             records, _rate, pages, requests, tokens = (_number(n) for n in numbers)
             seen.setdefault(stream, []).append((records, pages, requests, tokens))
-    assert seen, "no progress line in a run of several seconds at progress_interval 0.2"
+    wall = float(table["total"]["seconds"])
+    assert wall >= 2, f"the burst limit should hold the run for seconds, it took {wall}"
+    assert seen, f"no progress line in a run of {wall} s at progress_interval 0.2"
     for stream, counts in seen.items():
         assert counts == sorted(counts), stream  # counters never go back
         assert counts[-1][0] <= len(out.records.get(stream, [])), stream
