@@ -6,8 +6,9 @@ budget half used: one request in flight, then the wait for its answer. So while 
 written, the next few streams in the SDK's order (`read_ahead_streams`) are already read,
 through the same paced client, their requests waiting behind those of the stream being
 written (`pacing.urgency`), into temporary files (up to `SPOOL_BYTES` each); when one is done
-the next starts. What is written, in what order, the bookmarks and the requests made are all
-as before; only the waiting overlaps, and memory stays at a few pages.
+the next starts; only over a network (overlap.py). What is written, in what order, the
+bookmarks and the requests made are all as before; only the waiting overlaps, and memory stays
+at a few pages.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipedrive_client import ReadAhead, read_ahead
 
-from . import sdk_internals
+from . import overlap, sdk_internals
 
 if TYPE_CHECKING:
     from .base_streams import PipedriveStream
@@ -80,6 +81,8 @@ class ReadAheadStreams:
                 return
             key = _key(stream, context)
             if key not in self._started:
+                if not overlap.pays_off(stream.client):
+                    return  # no network wait to overlap (a server beside the tap)
                 self._started.add(key)
                 # The SDK records where a partition starts (its bookmark) only when it syncs
                 # it; reading ahead needs that now. Same value: the bookmark does not move

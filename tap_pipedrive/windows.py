@@ -23,7 +23,6 @@ to the end and is read there.
 from __future__ import annotations
 
 import itertools
-import os
 import threading
 import time
 import weakref
@@ -32,6 +31,7 @@ from datetime import UTC, datetime
 
 from pipedrive_client import ReadAhead, pacing, read_ahead
 
+from . import overlap
 from .readers import Batch, Listing, in_order
 
 PAGES_IN_MEMORY = 2
@@ -46,9 +46,6 @@ MIN_PAGES_TO_CUT = 2
 # windows would only add the spooling.
 WAITING_SHARE = 0.3
 WAITING_SECONDS = 0.5
-# Set to 1, windows are cut whenever one has records left to read, whatever the waiting: to see
-# them work on a fast network (the tests' kill, churn and tie runs use it).
-EAGER_ENV = "TAP_PIPEDRIVE_EAGER_WINDOWS"
 
 _FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -104,7 +101,7 @@ class WindowedListing:
         self._ceiling = time.time()
         self._windows: list[_Window] = []  # in time order, the one handed over first
         self._waited = 0.0
-        self._eager = os.environ.get(EAGER_ENV) == "1"
+        self._eager = overlap.eager()
 
     def __iter__(self) -> Iterator[Batch]:
         first = _Window(self._listing.params["updated_since"], None)
@@ -189,7 +186,7 @@ class WindowedListing:
         return -(1 + self._begun + position / (self._max + 1))
 
     def _worth_cutting(self, began: float) -> bool:
-        if self._waited < WAITING_SECONDS:
+        if self._waited < WAITING_SECONDS or not overlap.pays_off(self._listing.client):
             return False
         return self._waited >= WAITING_SHARE * (time.monotonic() - began)
 

@@ -37,10 +37,11 @@ def sandbox_factory() -> Iterator[Callable[..., Sandbox]]:
 
 
 @pytest.fixture
-def eager_windows(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Large lists read in time windows cut whenever they can (tap_pipedrive/windows.py), also
-    in a tap run as a command: the no-loss tests hold with windows as with one chain."""
-    from tap_pipedrive.windows import EAGER_ENV
+def eager_overlap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large lists read in time windows cut whenever they can (tap_pipedrive/windows.py), and
+    streams read ahead however fast the network (overlap.py), also in a tap run as a command:
+    the no-loss tests hold with windows as with one chain."""
+    from tap_pipedrive.overlap import EAGER_ENV
 
     monkeypatch.setenv(EAGER_ENV, "1")
 

@@ -37,7 +37,7 @@ def _churn(sb, stop: threading.Event, seed: int, deleted_deals: list) -> None:
             sb.churn.tie("activities", 600)
 
 
-@pytest.mark.usefixtures("eager_windows")
+@pytest.mark.usefixtures("eager_overlap")
 @pytest.mark.parametrize(
     ("size", "seed"),
     [

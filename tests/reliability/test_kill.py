@@ -46,7 +46,7 @@ def _killed_after(process: subprocess.Popen, read_end: int, lines: int) -> Itera
     process.wait(timeout=60)
 
 
-@pytest.mark.usefixtures("eager_windows")
+@pytest.mark.usefixtures("eager_overlap")
 @pytest.mark.parametrize(
     ("size", "kills", "seed"),
     [

@@ -37,7 +37,7 @@ def summary_table(stderr: str) -> dict[str, dict[str, str]]:
 
 
 @pytest.fixture
-def slow_run(sandbox_factory, tmp_path, eager_windows):
+def slow_run(sandbox_factory, tmp_path, eager_overlap):
     """A small company over a 20 ms network, large lists cut into windows wherever they can
     be (their threads' requests must count to their stream too). A burst limit of 10 requests
     per 2 s makes the run last seconds however fast the machine: its 30 requests need 4 s."""

@@ -4,6 +4,7 @@ bookmarks and the same requests as one stream at a time; and it does overlap."""
 import pytest
 
 from pipedrive_client import ConfigError
+from tap_pipedrive import overlap
 from tap_pipedrive.tap import TapPipedrive
 
 from .runner import config_for, run
@@ -19,7 +20,9 @@ def _written(output) -> list[tuple]:
     ]
 
 
-def test_reading_ahead_writes_what_one_stream_at_a_time_writes(sandbox_factory) -> None:
+def test_reading_ahead_writes_what_one_stream_at_a_time_writes(sandbox_factory, monkeypatch):
+    # With no latency, streams are read in turn (below); here, read ahead all the same.
+    monkeypatch.setattr(overlap, "NETWORK_SECONDS", 0.0)
     sb = sandbox_factory(counts=COUNTS)
     sb.reset_stats()
     plain = run(config_for(sb, read_ahead_streams=0))
@@ -53,12 +56,37 @@ def test_the_next_streams_are_read_while_the_first_is_written(sandbox_factory) -
     assert len(others_before) >= 2, paths[: last_of_first + 1]
 
 
-def test_one_stream_at_a_time_reads_streams_in_turn(sandbox_factory) -> None:
-    sb = sandbox_factory(counts=COUNTS)
-    run(config_for(sb, read_ahead_streams=0))
+def _read_in_turn(sb) -> bool:
     paths = [entry["path"] for entry in sb.request_log() if "Fields" not in entry["path"]]
     turns = [p for i, p in enumerate(paths) if i == 0 or paths[i - 1] != p]
-    assert len(turns) == len(set(turns))  # no stream is come back to
+    return len(turns) == len(set(turns))  # no stream is come back to
+
+
+def test_one_stream_at_a_time_reads_streams_in_turn(sandbox_factory) -> None:
+    sb = sandbox_factory(counts=COUNTS, faults="latency=0.05")
+    run(config_for(sb, read_ahead_streams=0))
+    assert _read_in_turn(sb)
+
+
+def test_with_no_network_wait_to_overlap_streams_are_read_in_turn(sandbox_factory) -> None:
+    # A server beside the tap answers in a millisecond or two: reading ahead would only add
+    # threads and spooling while the run waits for a CPU (overlap.py).
+    sb = sandbox_factory(counts=COUNTS)
+    run(config_for(sb, read_ahead_streams=3))
+    assert _read_in_turn(sb)
+
+
+@pytest.mark.parametrize(
+    ("fastest", "eager", "pays"),
+    [(float("inf"), "", True), (0.002, "", False), (0.01, "", True), (0.002, "1", True)],
+)
+def test_overlap_pays_off_from_the_fastest_round_trip(monkeypatch, fastest, eager, pays) -> None:
+    class Client:
+        def fastest_round_trip(self) -> float:
+            return fastest
+
+    monkeypatch.setenv(overlap.EAGER_ENV, eager)
+    assert overlap.pays_off(Client()) is pays
 
 
 @pytest.mark.parametrize("value", [-1, 9])

@@ -158,7 +158,7 @@ def test_deleted_deals_carry_sdc_deleted_at(small) -> None:
 MEDIUM = pytest.param({"size": "medium"}, id="medium", marks=pytest.mark.slow)
 
 
-@pytest.mark.usefixtures("eager_windows")
+@pytest.mark.usefixtures("eager_overlap")
 @pytest.mark.parametrize(
     "company", [pytest.param({"counts": {"activities": 1500}}, id="short"), MEDIUM]
 )
@@ -172,7 +172,7 @@ def test_records_tied_on_one_second_across_a_page_boundary_are_not_skipped(
     assert set(tied) <= set(second.ids("activities"))
 
 
-@pytest.mark.usefixtures("eager_windows")
+@pytest.mark.usefixtures("eager_overlap")
 @pytest.mark.parametrize(
     "company", [pytest.param({"counts": {"activities": 2000}}, id="short"), MEDIUM]
 )

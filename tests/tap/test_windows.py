@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tap_pipedrive import windows
+from tap_pipedrive import overlap
 
 from .runner import config_for, run
 
@@ -33,7 +33,7 @@ def test_windows_read_the_same_records_in_the_same_order_with_the_same_state(
     chain = run(config_for(sb, time_windows=1))
     assert _windowed_requests(sb) == 0
     sb.reset_stats()
-    monkeypatch.setenv(windows.EAGER_ENV, "1")
+    monkeypatch.setenv(overlap.EAGER_ENV, "1")
     windowed = run(config_for(sb, time_windows=6))
     assert _windowed_requests(sb) >= 4, "the lists must really have been read in windows"
     for stream in ("activities", "persons", "deals", "organizations"):

@@ -1,0 +1,30 @@
+"""Whether reading in parallel can pay off: only where answers take a network's time.
+
+Reading the next streams ahead (read_ahead.py) and cutting a list into time windows
+(windows.py) overlap the waits for answers. Where even the fastest answer of the run came back
+within `NETWORK_SECONDS` (a server beside the tap, answering from memory), there is no network
+wait to overlap: the run waits for a CPU, the tap's own or the server's, and parallel readers
+only add their threads, their spooling and their memory (1M records from the sandbox with no
+latency: 60 s and 107 MB with them, 42 s and 74 MB without). Any real network opens them:
+Pipedrive's answers take 100 ms and more. Before the first answer, nothing is known: open.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pipedrive_client import PipedriveClient
+
+NETWORK_SECONDS = 0.01
+# Set to 1, parallel reading opens whatever the network, and windows are cut whenever one has
+# records left to read: to see them work on a fast network (the tests' kill, churn and tie runs).
+EAGER_ENV = "TAP_PIPEDRIVE_EAGER_OVERLAP"
+
+
+def eager() -> bool:
+    return os.environ.get(EAGER_ENV) == "1"
+
+
+def pays_off(client: PipedriveClient) -> bool:
+    """Whether the network's round trips are worth overlapping for this client."""
+    return eager() or client.fastest_round_trip() >= NETWORK_SECONDS
