@@ -58,7 +58,7 @@ class PipedriveStream(Stream):
         self._pipedrive_tap = tap
         self._since: dict[str, str] = {}  # where each partition starts reading, once worked out
         self._strict = False  # the API refused a form its prose allows: use the schema's
-        super().__init__(tap, schema=self._build_schema())
+        super().__init__(tap, schema=None)  # built on first use: see `schema`
         sdk_internals.quiet_sdk_start_line(self.logger)
 
     # -- per-partition METRIC lines (see sdk_internals) ---------------------------------------
@@ -141,6 +141,16 @@ class PipedriveStream(Stream):
             sdk_internals.activate_version(stream, tap.table_version)
 
     # -- schema -------------------------------------------------------------------------------
+
+    @property
+    def schema(self) -> dict[str, Any]:
+        """Built when first used: its custom field columns need the entity's field
+        definitions, which the tap reads in the background so that a sync's first pages go
+        beside them (with a catalog, the SDK uses the catalog's schema until the first record).
+        Only the thread that writes uses it."""
+        if self._schema is None:
+            self._schema = self._build_schema()
+        return self._schema
 
     def _build_schema(self) -> dict[str, Any]:
         text = resources.files(__package__).joinpath(f"schemas/{self.name}.json").read_text()

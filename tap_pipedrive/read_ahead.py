@@ -61,6 +61,10 @@ class ReadAheadStreams:
             self._position = self._keys.index(key)
         return self._read(reader)
 
+    def start(self) -> None:
+        """Start the first streams reading, before the SDK syncs the first of them."""
+        self._advance()
+
     def _read(self, reader: ReadAhead) -> Iterator[Any]:
         try:
             # The next streams start now, not once this one's first page came: over a slow

@@ -8,6 +8,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
+from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from typing import Any
@@ -16,7 +17,7 @@ from singer_sdk import Tap
 
 from pipedrive_client import PipedriveClient, PipedriveError
 
-from . import connection_check, history, inputs, sdk_internals, settings
+from . import connection_check, history, inputs, overlap, sdk_internals, settings
 from .batch_writer import BatchFileWriter
 from .custom_fields import CustomField, name_columns
 from .malloc_arenas import limit_malloc_arenas
@@ -40,6 +41,7 @@ class TapPipedrive(Tap):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._field_definitions: dict[str, list[dict]] = {}
+        self._fetching_definitions: dict[str, futures.Future] = {}
         # The SDK makes a tap that will sync with its mappers set up (and its streams made at
         # once); `--discover` makes one without.
         self._syncing = kwargs.get("setup_mapper", True)
@@ -122,7 +124,11 @@ class TapPipedrive(Tap):
 
     def field_definitions(self, path: str) -> list[dict]:
         """v2 field definitions, fetched once per run (they name the custom field columns and
-        are also the *_fields streams)."""
+        are also the *_fields streams). One fetched in the background is waited for; one that
+        failed there is read again, and its error raised, here."""
+        fetching = self._fetching_definitions.get(path)
+        if fetching is not None:
+            fetching.result()
         if path not in self._field_definitions:
             self._field_definitions[path] = list(self.client.v2_list(path))
         return self._field_definitions[path]
@@ -154,16 +160,30 @@ class TapPipedrive(Tap):
         return True
 
     def _fetch_field_definitions(self, paths: set[str]) -> None:
-        """Every stream's schema needs its entity's field definitions: read them at once, not
-        one round trip after another. A list that fails is read again, and its error raised,
-        where its stream needs it."""
+        """Every stream's schema needs its entity's field definitions: start reading them all
+        at once, in the background, so that a sync's first pages go beside them (a schema is
+        built when first used, see `PipedriveStream.schema`)."""
 
         def fetch(path: str) -> None:
             with contextlib.suppress(PipedriveError):
-                self.field_definitions(path)
+                self._field_definitions[path] = list(self.client.v2_list(path))
 
-        with ThreadPoolExecutor(max_workers=len(paths) or 1) as pool:
-            list(pool.map(fetch, sorted(paths)))
+        pool = ThreadPoolExecutor(max_workers=len(paths) or 1, thread_name_prefix="fields")
+        self._definitions_sent = time.monotonic()
+        for path in sorted(paths):
+            self._fetching_definitions[path] = pool.submit(fetch, path)
+        pool.shutdown(wait=False)
+
+    def _first_answer(self) -> None:
+        """Before the sync reads ahead: wait for the first field definitions to come back, at
+        most until twice `overlap.NETWORK_SECONDS` after they went, so that `overlap.pays_off`
+        knows whether a server sits beside the tap (an answer within that time) before
+        streams start reading. No answer by then: a network's round trip, where reading ahead
+        pays off (and the wait is over before a page would come)."""
+        fetching = list(self._fetching_definitions.values())
+        if fetching:
+            left = self._definitions_sent + 2 * overlap.NETWORK_SECONDS - time.monotonic()
+            futures.wait(fetching, max(left, 0.0), futures.FIRST_COMPLETED)
 
     def sync_all(self) -> None:
         self.read_ahead = ReadAheadStreams(
@@ -171,6 +191,10 @@ class TapPipedrive(Tap):
         )
         self.progress.start(settings.progress_interval(self.config))
         try:
+            self._first_answer()
+            # The first streams start reading now, beside the field definitions still on their
+            # way (the first stream's sync waits for its own before it writes).
+            self.read_ahead.start()
             with _spaced_collections():
                 super().sync_all()
         finally:

@@ -1,13 +1,17 @@
 """Reading streams ahead changes only the waiting: the same records in the same order, the same
 bookmarks and the same requests as one stream at a time; and it does overlap."""
 
+import threading
+import time
+
 import pytest
+import requests
 
 from pipedrive_client import ConfigError
 from tap_pipedrive import overlap
 from tap_pipedrive.tap import TapPipedrive
 
-from .runner import config_for, run
+from .runner import catalog_selecting, config_for, run
 
 COUNTS = {"activities": 1600, "persons": 1200, "deals": 700, "notes": 900}
 
@@ -54,6 +58,55 @@ def test_the_next_streams_are_read_while_the_first_is_written(sandbox_factory) -
     last_of_first = len(paths) - 1 - paths[::-1].index(first)
     others_before = {p for p in paths[paths.index(first) : last_of_first] if p != first}
     assert len(others_before) >= 2, paths[: last_of_first + 1]
+
+
+class _Timeline:
+    """When each request of the tap went and when its answer came, by path."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.sent: list[tuple[float, str]] = []
+        self.answered: list[tuple[float, str]] = []
+        send, lock = requests.Session.send, threading.Lock()
+
+        def timed_send(session, request, **kwargs):
+            path = request.path_url.split("?")[0]
+            with lock:
+                self.sent.append((time.monotonic(), path))
+            try:
+                return send(session, request, **kwargs)
+            finally:
+                with lock:
+                    self.answered.append((time.monotonic(), path))
+
+        monkeypatch.setattr(requests.Session, "send", timed_send)
+
+
+def test_the_first_pages_go_beside_the_field_definitions(sandbox_factory, monkeypatch) -> None:
+    # With a catalog (Meltano's way), the streams' schemas wait for the field definitions only
+    # when their first record is written: the first list pages do not wait a round trip.
+    sb = sandbox_factory(counts=COUNTS, faults="latency=0.3")
+    config = config_for(sb)
+    catalog = catalog_selecting(config, {"deals", "persons", "activities"})
+    timeline = _Timeline(monkeypatch)
+    output = run(config, catalog=catalog)
+    assert output.records["deals"]
+    assert output.records["persons"]
+    fields_back = min(t for t, path in timeline.answered if path.endswith("Fields"))
+    lists_sent = [t for t, path in timeline.sent if not path.endswith("Fields")]
+    assert min(lists_sent) < fields_back, "the first list page waited for the field definitions"
+    # The custom field columns are there all the same, named by those definitions.
+    assert all("deal_source" in d and "custom_fields" not in d for d in output.records["deals"])
+
+
+def test_with_a_catalog_and_no_network_wait_streams_are_read_in_turn(sandbox_factory) -> None:
+    # The field definitions' first answer comes before the streams start: a server beside the
+    # tap is known, and nothing is read ahead.
+    sb = sandbox_factory(counts=COUNTS)
+    config = config_for(sb, read_ahead_streams=3)
+    catalog = catalog_selecting(config, {"activities", "deals", "notes", "persons"})
+    sb.reset_stats()
+    run(config, catalog=catalog)
+    assert _read_in_turn(sb)
 
 
 def _read_in_turn(sb) -> bool:
