@@ -47,6 +47,11 @@ def urgency(value: float) -> Iterator[None]:
         _thread.urgency = before
 
 
+def current_urgency() -> float:
+    """The urgency of this thread's requests now."""
+    return getattr(_thread, "urgency", 0.0)
+
+
 def last_wait() -> float:
     """Seconds this thread's last request waited for the limit (0.0 before any)."""
     return getattr(_thread, "waited", 0.0)
@@ -87,7 +92,7 @@ class SlidingWindow:
         """Block until a request may be sent; return the seconds waited. Each acquire is
         followed by one `settle`."""
         ticket = next(self._tickets)
-        rank = (getattr(_thread, "urgency", 0.0), -ticket)
+        rank = (current_urgency(), -ticket)
         waited = 0.0
         with self._lock:
             try:

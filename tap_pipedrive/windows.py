@@ -11,10 +11,12 @@ window is cut in two: the window stops at the middle (records at or after it are
 its pages; the server's sort is update_time ascending, so one record past the middle means all
 the rest are), and a new window reads from the middle on (`updated_since`, with the old
 window's end as its `updated_until`). The windows read at the same time through the same paced
-client, their pages in the order they are written (see `_urgency`); the first is handed over as
-it comes, the others wait in temporary files until their turn. Handed over one after another,
-in time order, they are the list read as one chain: the same records, sorted, so bookmarks,
-resuming and the no-loss guarantees hold as before. Only the waiting overlaps.
+client, the longest chains' pages first once they would outlast the rest, the others' in the
+order they are written (see `_urgency`); a cut is weighed after each page of any window. The
+first window is handed over as it comes, the others wait in temporary files until their turn.
+Handed over one after another, in time order, they are the list read as one chain: the same
+records, sorted, so bookmarks, resuming and the no-loss guarantees hold as before. Only the
+waiting overlaps.
 
 The last window is open-ended, as the chain's tail is: a record changed during the read moves
 to the end and is read there.
@@ -30,6 +32,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from pipedrive_client import ReadAhead, pacing, read_ahead
+from pipedrive_client.read_ahead import READ_AHEAD_URGENCY
 
 from . import overlap
 from .readers import Batch, Listing, in_order
@@ -46,6 +49,12 @@ MIN_PAGES_TO_CUT = 2
 # windows would only add the spooling.
 WAITING_SHARE = 0.3
 WAITING_SECONDS = 0.5
+
+# A window's chain goes before the order of writing once its pages left, times this, outlast
+# what the limit needs for the rest of the run: early enough to end with the rest, as its pages
+# also wait for the limit. (1.0, 1.25, 1.5 and 2.5 gave the same times at 400 and 1,000 ms
+# within the runs' noise, about a second: benchmarks/rate_timeline.py.)
+CRITICAL_SHARE = 1.5
 
 _FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -100,8 +109,11 @@ class WindowedListing:
         # The open end counts as the time the listing began: what changes later is churn.
         self._ceiling = time.time()
         self._windows: list[_Window] = []  # in time order, the one handed over first
-        self._waited = 0.0
+        self._waited = 0.0  # the seconds its reader waited for pages, but for the wait now
+        self._waiting_since: float | None = None  # when the wait now began
+        self._cutting = threading.Lock()  # one cut at a time, by the reader or a window
         self._eager = overlap.eager()
+        self._written = False  # whether the writer reads this listing now
 
     def __iter__(self) -> Iterator[Batch]:
         first = _Window(self._listing.params["updated_since"], None)
@@ -109,18 +121,20 @@ class WindowedListing:
         with _OPEN_LOCK:
             _OPEN.add(self)
             self._begun = next(_BEGUN)
+        self._began = time.monotonic()
         self._start(first, self._listing.params.get("updated_until"))
-        began = time.monotonic()
         try:
             while self._windows:
                 reader = self._windows[0].reader
                 while True:
-                    while self._eager or self._worth_cutting(began):
-                        if not self._cut():
-                            break
-                    waiting = time.monotonic()
+                    self._cut_while_worth()
+                    # Read by the writer (not ahead of its turn), the first window's pages go
+                    # before all others: the writer waits for them.
+                    self._written = pacing.current_urgency() >= 0
+                    self._waiting_since = time.monotonic()
                     batch = next(reader, None)
-                    self._waited += time.monotonic() - waiting
+                    self._waited += time.monotonic() - self._waiting_since
+                    self._waiting_since = None
                     if batch is None:
                         break
                     yield batch
@@ -174,21 +188,43 @@ class WindowedListing:
             yield kept
             if window.done:
                 return
+            # Its page may have told enough to cut: a listing read ahead is cut as soon as its
+            # pages tell its length, not once it is written.
+            self._cut_while_worth()
 
     def _urgency(self, window: _Window) -> float:
-        """A window's page waits for the pages of readers being read from (0) and of chains
-        that cannot be cut read ahead (the v1 lists', `READ_AHEAD_URGENCY`), then goes in the
-        order it is written: the listings in the order they began (the sync's), a listing's
-        windows in time order. Read as they are written, the pages leave the least to write
-        after the last answer."""
+        """A window's page waits for the pages of readers being read from (0: the writer
+        waits for them) and of chains that cannot be cut read ahead (the v1 lists',
+        `READ_AHEAD_URGENCY`). Then a window whose chain would outlast the rest of the run
+        (with a margin, `CRITICAL_SHARE`) goes first, the longest before the others: the
+        longest chain sets the run's end. The rest go in the order they are written (the
+        listings in the order they began, a listing's windows in time order): they leave the
+        least to write after the last answer."""
         with self._lock:
             position = self._windows.index(window)
+            pages = window.pages_left(self._ceiling, self._listing.page_size)
+        if self._written and position == 0:
+            return 0.0
+        if self._outlasts_the_rest(window, pages * CRITICAL_SHARE):
+            return READ_AHEAD_URGENCY - 0.5 / (1.0 + pages)
         return -(1 + self._begun + position / (self._max + 1))
 
-    def _worth_cutting(self, began: float) -> bool:
-        if self._waited < WAITING_SECONDS or not overlap.pays_off(self._listing.client):
+    def _cut_while_worth(self) -> None:
+        """Cut while the listing's longest chain outlasts the rest (one cut at a time: the
+        reader and every window's thread ask)."""
+        with self._cutting:
+            while self._eager or self._worth_cutting():
+                if not self._cut():
+                    return
+
+    def _worth_cutting(self) -> bool:
+        waited = self._waited
+        since = self._waiting_since
+        if since is not None:
+            waited += time.monotonic() - since
+        if waited < WAITING_SECONDS or not overlap.pays_off(self._listing.client):
             return False
-        return self._waited >= WAITING_SHARE * (time.monotonic() - began)
+        return waited >= WAITING_SHARE * (time.monotonic() - self._began)
 
     def _outlasts_the_rest(self, window: _Window, pages: float) -> bool:
         """Whether the window's chain of `pages` takes longer than the limit needs for the
@@ -209,12 +245,10 @@ class WindowedListing:
     def _cut(self) -> bool:
         """Cut the window with the most pages left in two, at the middle of its unread time,
         when its chain outlasts the rest; whether one was cut."""
-        if sum(1 for window in self._windows if not window.done) >= self._max:
-            return False
         page_size = self._listing.page_size
         with self._lock:
             reading = [w for w in self._windows if not w.done]
-            if not reading:
+            if not reading or len(reading) >= self._max:
                 return False
             least = MIN_PAGES_TO_CUT if not self._eager else 1e-9
             # The window with the most pages left: the longest chain sets the listing's time.
@@ -233,5 +267,6 @@ class WindowedListing:
             rest = _Window(middle, server_end)
             rest.density = widest.density  # until its own first page tells
             self._windows.insert(self._windows.index(widest) + 1, rest)
-        self._start(rest, server_end)
+            # Under the lock: the reader never meets a window without its reader.
+            self._start(rest, server_end)
         return True
