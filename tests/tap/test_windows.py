@@ -3,9 +3,12 @@ the same order, the same bookmarks; windows open only when the writer waits on t
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
-from tap_pipedrive import overlap
+from tap_pipedrive import overlap, windows
+from tap_pipedrive.readers import Listing
 
 from .runner import config_for, run
 
@@ -76,3 +79,70 @@ def test_windows_stay_shut_on_a_fast_network_with_room_in_the_limit(sandbox_fact
     sb = sandbox_factory(size="small", counts=COUNTS, plan="premium")
     run(config_for(sb))
     assert _windowed_requests(sb) == 0
+
+
+class _Client:
+    """A client whose answers take 1 s and whose limit allows `rate` requests a second."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+
+    def fastest_round_trip(self) -> float:
+        return 1.0
+
+    def requests_per_second(self) -> float:
+        return self.rate
+
+
+def _windowed_listing(client, begun: int, pages: list[float]):
+    """A listing begun `begun`-th whose windows have these pages left (one a day, 500 a page)."""
+    since = "2026-01-01T00:00:00Z"
+    listing = Listing(client, "/api/v2/x", {"updated_since": since}, 500, str, logging.getLogger())
+    windowed = windows.WindowedListing(listing, max_windows=8)
+    windowed._begun, windowed._ceiling = begun, windows._seconds(since) + 86_400 * len(pages)
+    for day, left in enumerate(pages):
+        window = windows._Window(windows._time(windows._seconds(since) + 86_400 * day), None)
+        window.end = windows._time(windows._seconds(window.since) + 86_400)
+        window.density = left * 500 / 86_400
+        windowed._windows.append(window)
+    return windowed
+
+
+@pytest.fixture
+def open_listings():
+    made = []
+
+    def make(client, begun, pages):
+        windowed = _windowed_listing(client, begun, pages)
+        windows._OPEN.add(windowed)
+        made.append(windowed)
+        return windowed
+
+    yield make
+    for windowed in made:
+        windows._OPEN.discard(windowed)
+
+
+def test_a_chain_that_would_outlast_the_run_goes_before_the_order_of_writing(open_listings):
+    # 10 requests a second, 1 s a page: 42 pages left need about 4 s of the limit. The 30-page
+    # window of the list written second outlasts them, and so does the first list's 10-page
+    # one; the longest goes first. A 2-page window waits its turn in the order of writing.
+    client = _Client(rate=10.0)
+    first = open_listings(client, 0, [10, 2])
+    second = open_listings(client, 1, [30])
+    ten, two = first._windows
+    (thirty,) = second._windows
+    assert first._urgency(ten) < second._urgency(thirty)
+    assert first._urgency(two) < first._urgency(ten)
+    # The writer waits for the first list's first window: it goes before everything.
+    first._written = True
+    assert first._urgency(ten) > second._urgency(thirty)
+
+
+def test_with_the_limit_setting_the_time_windows_go_in_the_order_of_writing(open_listings):
+    # 1 request a second: the 9 pages left need 9 s of the limit, more than any chain (5 pages,
+    # 1.5 times: 7.5 s). The list written first goes first, though its chain is shorter.
+    client = _Client(rate=1.0)
+    first = open_listings(client, 0, [3])
+    second = open_listings(client, 1, [5])
+    assert first._urgency(first._windows[0]) > second._urgency(second._windows[0])
