@@ -663,7 +663,7 @@ def markdown(r: dict[str, Any]) -> str:
 
 def plot(r: dict[str, Any], path: Path) -> None:
     t, c = r["throughput"], r["api_cost"]
-    fig, axes = plt.subplots(2, 2, figsize=(12, 8))
+    fig, axes = plt.subplots(3, 2, figsize=(12, 12))
     names = ["ours\n" + n.replace("+", "\n+") for n in t["ours"]] + ["singer-io\n2.1.0"]
     rows = [*t["ours"].values(), t["peer"]]
     axes[0][0].bar(names, [row["records_per_s"] for row in rows], color="tab:blue")
@@ -693,9 +693,44 @@ def plot(r: dict[str, Any], path: Path) -> None:
     ax2.plot(xs, [s["peak_rss_mb"] for s in scale], "s--", color="tab:red", label="peak RSS MB")
     ax2.set_ylim(0, max(s["peak_rss_mb"] for s in scale) * 1.5)
     axes[1][1].set_title("scale: time (log) and peak RSS (MB, dashed)")
+    _plot_rate_limited(axes[2][0], r.get("rate_limited") or [])
+    _plot_pipeline(axes[2][1], r.get("pipeline"))
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
+
+
+def _plot_rate_limited(ax: Any, rows: list[dict[str, Any]]) -> None:
+    """Wall time over the bound per latency, the tap as shipped (the goal's rows), the goal's
+    1.10 as a line."""
+    mine = sorted(goal_rows(rows), key=_latency)
+    ax.plot([_latency(row) for row in mine], [row["ratio"] for row in mine], "o-", label="ours")
+    ax.axhline(1.10, color="grey", linestyle=":", label="goal: 1.10x")
+    ax.set_xlabel("added latency, ms")
+    ax.set_title("lite plan: wall time / the bound (0 answered 429)")
+    ax.legend(fontsize=8)
+
+
+def _latency(row: dict[str, Any]) -> float:
+    return row["latency_s"] * 1000
+
+
+def _plot_pipeline(ax: Any, p: dict[str, Any] | None) -> None:
+    """End-to-end records/s into PostgreSQL at each zero-latency size: ours through `meltano
+    run`, the peer piped into the same loader."""
+    sizes = sorted({row["target_records"] for row in p["rows"] if row["plan"] is None}) if p else []
+    labels, values, colors = [], [], []
+    for n in sizes:
+        for contender, mode, color in (
+            ("ours", "meltano run", "tab:blue"),
+            ("peer", "piped into the loader (no Meltano)", "tab:grey"),
+        ):
+            labels.append(f"{'ours' if contender == 'ours' else 'singer-io'}\n{n:,}")
+            values.append(_pipeline_rate(p, contender, mode, n) or 0)
+            colors.append(color)
+    ax.bar(labels, values, color=colors)
+    ax.set_title("end to end into PostgreSQL, records/s")
+    ax.tick_params(axis="x", labelsize=8)
 
 
 def write(results: dict[str, Any], out: Path) -> None:
