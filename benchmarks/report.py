@@ -721,11 +721,11 @@ def _plot_pipeline(ax: Any, p: dict[str, Any] | None) -> None:
     sizes = sorted({row["target_records"] for row in p["rows"] if row["plan"] is None}) if p else []
     labels, values, colors = [], [], []
     for n in sizes:
-        for contender, mode, color in (
-            ("ours", "meltano run", "tab:blue"),
-            ("peer", "piped into the loader (no Meltano)", "tab:grey"),
+        for contender, name, mode, color in (
+            ("ours", "ours", "meltano run", "tab:blue"),
+            ("peer", "singer-io", "piped into the loader (no Meltano)", "tab:grey"),
         ):
-            labels.append(f"{'ours' if contender == 'ours' else 'singer-io'}\n{n:,}")
+            labels.append(f"{name}\n{n:,}")
             values.append(_pipeline_rate(p, contender, mode, n) or 0)
             colors.append(color)
     ax.bar(labels, values, color=colors)

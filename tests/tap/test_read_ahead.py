@@ -3,6 +3,8 @@ bookmarks and the same requests as one stream at a time; and it does overlap."""
 
 import threading
 import time
+from concurrent.futures import Future
+from types import SimpleNamespace
 
 import pytest
 import requests
@@ -99,14 +101,34 @@ def test_the_first_pages_go_beside_the_field_definitions(sandbox_factory, monkey
 
 
 def test_with_a_catalog_and_no_network_wait_streams_are_read_in_turn(sandbox_factory) -> None:
-    # The field definitions' first answer comes before the streams start: a server beside the
-    # tap is known, and nothing is read ahead.
+    # The field definitions now come back in the background, beside the sync: with a catalog,
+    # a server beside the tap is still known before the streams start, and nothing is read
+    # ahead. (Here the tap's construction alone outlasts their answer; the wait that makes sure
+    # of it is tested below.)
     sb = sandbox_factory(counts=COUNTS)
     config = config_for(sb, read_ahead_streams=3)
     catalog = catalog_selecting(config, {"activities", "deals", "notes", "persons"})
     sb.reset_stats()
     run(config, catalog=catalog)
     assert _read_in_turn(sb)
+
+
+@pytest.mark.parametrize("answer_after", [0.005, None])
+def test_the_sync_waits_briefly_for_the_first_field_definitions(answer_after) -> None:
+    # An answer within the network threshold is waited for (overlap.pays_off then knows a
+    # server beside the tap); with none, the wait ends twice the threshold after they went.
+    answer: Future = Future()
+    if answer_after is not None:
+        threading.Timer(answer_after, answer.set_result, [None]).start()
+    began = time.monotonic()
+    tap = SimpleNamespace(
+        _fetching_definitions={"/api/v2/dealFields": answer}, _definitions_sent=began
+    )
+    TapPipedrive._first_answer(tap)
+    waited = time.monotonic() - began
+    assert answer.done() is (answer_after is not None)
+    assert waited >= min(answer_after or 1.0, 2 * overlap.NETWORK_SECONDS) - 0.001
+    assert waited < 0.2
 
 
 def _read_in_turn(sb) -> bool:
