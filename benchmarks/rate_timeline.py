@@ -12,9 +12,10 @@ the CPU seconds of the tap and of the sandbox.
 python benchmarks/rate_timeline.py [--latency 1.0] [--records 100000] [--plan lite]
     [--time-windows N] [--requests]
 
-`--requests` also lists every request of the sync in the order sent: when it was sent and
-answered, its path, its time range (`updated_since`, `updated_until`) and whether it followed a
-cursor; the start and the tail of a run are read off it.
+`--requests` also lists when the writer began and ended each stream, and every request of the
+sync in the order sent: when it was sent and answered, its path, its time range
+(`updated_since`, `updated_until`) and whether it followed a cursor; the start and the tail of a
+run are read off it.
 """
 
 from __future__ import annotations
@@ -108,6 +109,41 @@ class RequestLog:
             print(f"{sent:>6.2f} {answered:>11.2f}  {path:<27} {since:<20} {until:<20} {cursor}")
 
 
+class WriterLog:
+    """When the writer began and ended each stream (the SDK's `Stream.sync`), seconds from
+    `start`: what it waited for and what it wrote after the last answer."""
+
+    def __init__(self, start: float) -> None:
+        self.start = start
+        self.streams: list[tuple[float, float, str]] = []
+
+    def __enter__(self) -> WriterLog:
+        from singer_sdk import Stream
+
+        sync, log = Stream.sync, self
+
+        def logged_sync(stream, *args, **kwargs):
+            began = time.monotonic() - log.start
+            try:
+                return sync(stream, *args, **kwargs)
+            finally:
+                log.streams.append((began, time.monotonic() - log.start, stream.name))
+
+        self._original = sync
+        Stream.sync = logged_sync
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from singer_sdk import Stream
+
+        Stream.sync = self._original
+
+    def print(self) -> None:
+        print(f"{'began s':>7} {'ended s':>8}  stream written")
+        for began, ended, name in self.streams:
+            print(f"{began:>7.2f} {ended:>8.2f}  {name}")
+
+
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -142,6 +178,7 @@ def main() -> None:
         with Watch() as watch, contextlib.ExitStack() as listing:
             # Only when asked: the timing runs without the extra wrapper around each request.
             log = listing.enter_context(RequestLog(watch.start)) if args.requests else None
+            writer = listing.enter_context(WriterLog(watch.start)) if args.requests else None
             with contextlib.redirect_stdout(io.StringIO()):
                 TapPipedrive(config=config, catalog=catalog).sync_all()
             wall = time.monotonic() - watch.start
@@ -150,6 +187,7 @@ def main() -> None:
         stats = sb.stats()
     report(watch.requests, wall, limit, args, stats, tap_cpu, sandbox_cpu)
     if log is not None:
+        writer.print()
         log.print()
 
 

@@ -6,9 +6,10 @@ budget half used: one request in flight, then the wait for its answer. So while 
 written, the next few streams in the SDK's order (`read_ahead_streams`) are already read,
 through the same paced client, their requests waiting behind those of the stream being
 written (`pacing.urgency`), into temporary files (up to `SPOOL_BYTES` each); when one is done
-the next starts; only over a network (overlap.py). What is written, in what order, the
-bookmarks and the requests made are all as before; only the waiting overlaps, and memory stays
-at a few pages.
+the next starts; only over a network (overlap.py). Each stream's messages, the bookmarks and
+the requests made are all as before; only the waiting overlaps, and a stream read whole ahead
+of its turn is written before one still being read (`next_to_write`). Memory stays at a few
+pages.
 """
 
 from __future__ import annotations
@@ -43,7 +44,6 @@ class ReadAheadStreams:
         self._order = list(order)  # (stream, partition) pairs
         self._streams_ahead = streams_ahead
         self._keys = [_key(stream, context) for stream, context in self._order]
-        self._position = -1  # the entry of the order being written
         self._started: set[str] = set()
         self._waiting: dict[str, ReadAhead] = {}  # read ahead, not yet reached
         self._ahead: list[ReadAhead] = []  # reading ahead now
@@ -57,9 +57,22 @@ class ReadAheadStreams:
         elif reader in self._ahead:
             self._ahead.remove(reader)
         self._started.add(key)
-        if key in self._keys:
-            self._position = self._keys.index(key)
         return self._read(reader)
+
+    def next_to_write(self, streams: list[PipedriveStream]) -> PipedriveStream:
+        """Of `streams` left to write (in the SDK's order), the first whose every partition was
+        read whole ahead of its turn, else the first. A small stream read while the writer
+        waited for a large one is written then, not after the last answer; a stream is still
+        written whole, from its SCHEMA to its STATE, so a target sees nothing new."""
+        for stream in streams:
+            readers = [
+                self._waiting.get(key)
+                for (other, _), key in zip(self._order, self._keys, strict=True)
+                if other is stream
+            ]
+            if readers and all(reader is not None and reader.fetched for reader in readers):
+                return stream
+        return streams[0]
 
     def start(self) -> None:
         """Start the first streams reading, before the SDK syncs the first of them."""
@@ -77,10 +90,10 @@ class ReadAheadStreams:
             reader.close()
 
     def _advance(self) -> None:
-        """Keep `streams_ahead` streams reading ahead: when one is fetched whole, the next
-        starts."""
+        """Keep `streams_ahead` streams reading ahead: when one is fetched whole, the next not
+        yet started (in the SDK's order) starts."""
         self._ahead = [reader for reader in self._ahead if not reader.fetched]
-        for stream, context in self._order[self._position + 1 :]:
+        for stream, context in self._order:
             if len(self._ahead) >= self._streams_ahead:
                 return
             key = _key(stream, context)

@@ -11,6 +11,9 @@ SDK upgrade that changes them breaks here, and tests/tap/test_sdk_internals.py s
 - "Starting incremental sync ... with bookmark value" is logged by the SDK's state manager each
   time a partition's start is written (twice with reading ahead, never naming the partition);
   the tap logs its own line once per partition, so that one is filtered out.
+- The order of the streams: `sync_all` repeats the SDK's `Tap.sync_all` step for step, but the
+  next stream to write is chosen among those left (a stream read whole ahead of its turn first,
+  see read_ahead.py).
 - A partition read ahead needs its starting bookmark before the SDK syncs it
   (`Stream._write_starting_replication_value`, the same value the SDK writes later).
 - Deal products are synced per batch of 100 deals from the deals stream
@@ -33,7 +36,7 @@ SDK upgrade that changes them breaks here, and tests/tap/test_sdk_internals.py s
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from time import time
 from typing import Any
 
@@ -76,6 +79,28 @@ def record_counter(stream: str, log_interval: float) -> metrics.Counter:
 
 def sync_timer(stream: str) -> metrics.Timer:
     return PartitionTimer(metrics.Metric.SYNC_DURATION, {metrics.Tag.STREAM: stream})
+
+
+def sync_all(tap: Any, next_stream: Callable[[list[Stream]], Stream]) -> None:
+    """The SDK's `Tap.sync_all`, step for step, but for the order of the streams: the next to
+    sync is `next_stream` of those left (in the SDK's order)."""
+    tap._reset_state_progress_markers()
+    tap._set_compatible_replication_methods()
+    if tap.state:
+        tap._state_writer.write_state(tap.state)
+    left: list[Stream] = []
+    for stream in tap.streams.values():
+        if not stream.selected and not stream.has_selected_descendents:
+            tap.logger.info("Skipping deselected stream '%s'.", stream.name)
+        elif not stream.parent_stream_type:  # a child is synced by its parent
+            left.append(stream)
+    while left:
+        stream = next_stream(left)
+        left.remove(stream)
+        stream.sync()
+        stream.finalize_state_progress_markers()
+    for stream in tap.streams.values():  # children too: each logs its costs
+        stream.log_sync_costs()
 
 
 def write_starting_value(stream: Any, context: dict | None) -> None:

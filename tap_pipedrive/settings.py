@@ -111,7 +111,7 @@ SETTINGS = with_client_settings(
             description="How many streams further down the sync are read at the same time as "
             "the one being written, into temporary files (at most 64 MB each); their "
             "requests wait behind those of the stream being written; only over a network (with "
-            "a server answering within 10 ms, streams are read in turn). 0 reads one stream at "
+            "a server answering within 30 ms, streams are read in turn). 0 reads one stream at "
             "a time. Default 8.",
         ),
         th.Property(

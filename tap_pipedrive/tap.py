@@ -176,13 +176,12 @@ class TapPipedrive(Tap):
 
     def _first_answer(self) -> None:
         """Before the sync reads ahead: wait for the first field definitions to come back, at
-        most until twice `overlap.NETWORK_SECONDS` after they went, so that `overlap.pays_off`
-        knows whether a server sits beside the tap (an answer within that time) before
-        streams start reading. No answer by then: a network's round trip, where reading ahead
-        pays off (and the wait is over before a page would come)."""
+        most until `overlap.FIRST_ANSWER_SECONDS` after they went, so that `overlap.pays_off`
+        knows whether a server sits beside the tap before streams start reading. No answer by
+        then: a network's round trip, where reading ahead pays off."""
         fetching = list(self._fetching_definitions.values())
         if fetching:
-            left = self._definitions_sent + 2 * overlap.NETWORK_SECONDS - time.monotonic()
+            left = self._definitions_sent + overlap.FIRST_ANSWER_SECONDS - time.monotonic()
             futures.wait(fetching, max(left, 0.0), futures.FIRST_COMPLETED)
 
     def sync_all(self) -> None:
@@ -196,7 +195,7 @@ class TapPipedrive(Tap):
             # way (the first stream's sync waits for its own before it writes).
             self.read_ahead.start()
             with _spaced_collections():
-                super().sync_all()
+                sdk_internals.sync_all(self, self.read_ahead.next_to_write)
         finally:
             self.flush_messages()
             self.read_ahead.close()

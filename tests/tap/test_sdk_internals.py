@@ -4,7 +4,9 @@ saying which and why it matters, rather than somewhere in a sync."""
 
 from __future__ import annotations
 
+import ast
 import inspect
+import textwrap
 
 import pytest
 from singer_sdk import Stream, metrics
@@ -48,6 +50,43 @@ def test_private_methods_the_tap_calls_exist(owner, name, params, why) -> None:
     method = getattr(owner, name, None)
     assert method is not None, f"SDK upgrade removed {owner.__name__}.{name}: {why}"
     assert _params(method) == params, f"SDK upgrade changed {owner.__name__}.{name}: {why}"
+
+
+def test_the_sdk_sync_all_is_still_the_steps_the_tap_repeats() -> None:
+    # sdk_internals.sync_all repeats Tap.sync_all's steps with its own order of the streams;
+    # an SDK upgrade that adds or renames a step must be looked at there.
+    from singer_sdk import Tap
+
+    source = inspect.getsource(Tap.sync_all)
+    steps = [
+        "self._reset_state_progress_markers()",
+        "self._set_compatible_replication_methods()",
+        "self._state_writer.write_state(self.state)",
+        "stream.selected and not stream.has_selected_descendents",
+        "stream.parent_stream_type",
+        "stream.sync()",
+        "stream.finalize_state_progress_markers()",
+        "stream.log_sync_costs()",
+    ]
+    for step in steps:
+        assert step in source, f"SDK upgrade changed Tap.sync_all ({step}): see sync_all"
+    tree = ast.parse(textwrap.dedent(source))
+    called = {
+        node.func.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+    }
+    assert called == {
+        "_reset_state_progress_markers",
+        "_set_compatible_replication_methods",
+        "write_state",
+        "values",
+        "info",
+        "debug",
+        "sync",
+        "finalize_state_progress_markers",
+        "log_sync_costs",
+    }, f"SDK upgrade changed Tap.sync_all's steps: {sorted(called)}"
 
 
 def test_the_state_manager_reads_its_sort_flag_where_the_tap_turns_it_off(sandbox) -> None:
