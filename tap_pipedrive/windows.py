@@ -128,8 +128,8 @@ class WindowedListing:
                 reader = self._windows[0].reader
                 while True:
                     self._cut_while_worth()
-                    # Read by the writer (not ahead of its turn), the first window's pages go
-                    # before all others: the writer waits for them.
+                    # Read by the writer (not ahead of its turn), its windows' pages go before
+                    # all others: the writer waits for them (`_urgency`).
                     self._written = pacing.current_urgency() >= 0
                     self._waiting_since = time.monotonic()
                     batch = next(reader, None)
@@ -193,18 +193,23 @@ class WindowedListing:
             self._cut_while_worth()
 
     def _urgency(self, window: _Window) -> float:
-        """A window's page waits for the pages of readers being read from (0: the writer
-        waits for them) and of chains that cannot be cut read ahead (the v1 lists',
-        `READ_AHEAD_URGENCY`). Then a window whose chain would outlast the rest of the run
-        (with a margin, `CRITICAL_SHARE`) goes first, the longest before the others: the
-        longest chain sets the run's end. The rest go in the order they are written (the
-        listings in the order they began, a listing's windows in time order): they leave the
-        least to write after the last answer."""
+        """The pages of the windows of the list being written go first, in time order: the
+        writer waits for the first, and writes the others next (with only the first window
+        first, the writer waited for the list's later windows while the lists read ahead
+        piled up for it: 0.8 s more at 400 ms, benchmarks/rate_timeline.py). Then the pages
+        of chains that cannot be cut read ahead (the v1 lists', `READ_AHEAD_URGENCY`). Then a
+        window whose chain would outlast the rest of the run (with a margin, `CRITICAL_SHARE`)
+        goes first, the longest before the others: the longest chain sets the run's end. The
+        rest go in the order they are written (the listings in the order they began, a
+        listing's windows in time order): they leave the least to write after the last
+        answer."""
         with self._lock:
             position = self._windows.index(window)
             pages = window.pages_left(self._ceiling, self._listing.page_size)
-        if self._written and position == 0:
-            return 0.0
+        if self._written:
+            # The writer reads this list now: its windows, the first first, go before every
+            # list read ahead (between 0 and -0.1, above `READ_AHEAD_URGENCY`).
+            return -0.1 * position / (self._max + 1)
         if self._outlasts_the_rest(window, pages * CRITICAL_SHARE):
             return READ_AHEAD_URGENCY - 0.5 / (1.0 + pages)
         return -(1 + self._begun + position / (self._max + 1))

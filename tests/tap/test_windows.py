@@ -7,6 +7,7 @@ import logging
 
 import pytest
 
+from pipedrive_client.read_ahead import READ_AHEAD_URGENCY
 from tap_pipedrive import overlap, windows
 from tap_pipedrive.readers import Listing
 
@@ -134,9 +135,10 @@ def test_a_chain_that_would_outlast_the_run_goes_before_the_order_of_writing(ope
     (thirty,) = second._windows
     assert first._urgency(ten) < second._urgency(thirty)
     assert first._urgency(two) < first._urgency(ten)
-    # The writer waits for the first list's first window: it goes before everything.
+    # The writer reads the first list: both its windows go before everything, in time order.
     first._written = True
-    assert first._urgency(ten) > second._urgency(thirty)
+    assert first._urgency(ten) > first._urgency(two) > second._urgency(thirty)
+    assert first._urgency(two) > READ_AHEAD_URGENCY  # and before the v1 lists read ahead
 
 
 def test_with_the_limit_setting_the_time_windows_go_in_the_order_of_writing(open_listings):
