@@ -41,7 +41,7 @@ class _Channel:
         self.spool_bytes, self.spooled = spool_bytes, 0  # limit, and unread bytes now
         self.spool: Any = None
         self.spool_end = 0
-        self.reading = self.closed = self.fetched = False
+        self.reading = self.closed = self.fetched = self.failed = False
 
     def put(self, item: Any) -> bool:
         """Hand over one item, waiting for room; False once the reader is gone."""
@@ -79,6 +79,7 @@ class _Channel:
         with self.cond:
             self.entries.append((_ERROR, error) if error else (_END, None))
             self.fetched = True
+            self.failed = error is not None
             self.cond.notify_all()
 
     def get(self) -> tuple[int, Any]:
@@ -147,6 +148,11 @@ class ReadAhead(Generic[T]):
     def fetched(self) -> bool:
         """Whether the fetching has ended (all items, or an error, are waiting)."""
         return self._channel.fetched
+
+    @property
+    def failed(self) -> bool:
+        """Whether the fetching ended with an error (which waits for the reader)."""
+        return self._channel.failed
 
     def __iter__(self) -> Iterator[T]:
         return self

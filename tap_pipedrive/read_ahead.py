@@ -63,14 +63,15 @@ class ReadAheadStreams:
         """Of `streams` left to write (in the SDK's order), the first whose every partition was
         read whole ahead of its turn, else the first. A small stream read while the writer
         waited for a large one is written then, not after the last answer; a stream is still
-        written whole, from its SCHEMA to its STATE, so a target sees nothing new."""
+        written whole, from its SCHEMA to its STATE, so a target sees nothing new. One whose
+        reading failed keeps its turn: the streams before it are written first."""
         for stream in streams:
             readers = [
                 self._waiting.get(key)
                 for (other, _), key in zip(self._order, self._keys, strict=True)
                 if other is stream
             ]
-            if readers and all(reader is not None and reader.fetched for reader in readers):
+            if readers and all(r is not None and r.fetched and not r.failed for r in readers):
                 return stream
         return streams[0]
 

@@ -10,8 +10,9 @@ from types import SimpleNamespace
 import pytest
 import requests
 
-from pipedrive_client import ConfigError
+from pipedrive_client import ConfigError, read_ahead
 from tap_pipedrive import overlap
+from tap_pipedrive.read_ahead import ReadAheadStreams
 from tap_pipedrive.tap import TapPipedrive
 
 from .runner import catalog_selecting, config_for, run
@@ -106,6 +107,25 @@ def test_a_stream_read_whole_ahead_of_its_turn_is_written_before_one_still_read(
     assert _stream_order(plain) == ["activities", "deals", "notes"]
     assert _written(output) == _written(plain)
     assert output.state["bookmarks"] == plain.state["bookmarks"]
+
+
+def test_a_stream_whose_reading_failed_ahead_of_its_turn_keeps_its_turn() -> None:
+    # Read whole ahead of its turn, a stream goes next; one whose reading failed does not: its
+    # error ends the run, and the streams before it are written first, as before.
+    first, failed, whole = (SimpleNamespace(name=name) for name in ("a", "b", "c"))
+    streams = ReadAheadStreams([(first, None), (failed, None), (whole, None)])
+
+    def failing():
+        raise RuntimeError("boom")
+        yield
+
+    streams._waiting = {"b {}": read_ahead(failing()), "c {}": read_ahead(iter([[1]]))}
+    deadline = time.monotonic() + 5
+    while not all(r.fetched for r in streams._waiting.values()) and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert streams.next_to_write([first, failed, whole]) is whole
+    assert streams.next_to_write([first, failed]) is first
+    streams.close()
 
 
 def test_the_first_pages_go_beside_the_field_definitions(sandbox_factory, monkeypatch) -> None:
