@@ -67,7 +67,7 @@ def goals(r: dict[str, Any]) -> list[tuple[str, str, str]]:
             "rate-limited wall ≤ 1.10x the bound at 100, 400 and 1,000 ms, zero 429s",
             "; ".join(
                 f"{row['latency_s'] * 1000:.0f} ms: {row['seconds']} s vs "
-                f"{row['bound_seconds']} s = {row['ratio']}x "
+                f"{row['bound_seconds']} s = {row['ratio']}x{_runs(row)} "
                 f"({_answered(row)}), {row['answered_429']} answered 429"
                 for row in shipped
             ),
@@ -458,6 +458,12 @@ def reconciliation_section(rows: list[dict[str, Any]] | None) -> list[str]:
     ]
 
 
+def _runs(row: dict[str, Any]) -> str:
+    """Every run's ratio, when the row is the median of several."""
+    runs = row.get("runs_ratio") or []
+    return f" (median of {len(runs)} runs: {', '.join(map(str, runs))})" if len(runs) > 1 else ""
+
+
 def goal_rows(rate_limited: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The issue's case: the tap as shipped, at each latency."""
     return [row for row in rate_limited if row["time_windows"] == "default"]
@@ -582,7 +588,9 @@ def markdown(r: dict[str, Any]) -> str:
         "what the limit lets through: the last request may go 2 s x (requests / limit - 1) "
         "after the first. No client is done before that request's answer is back, so the "
         "bound plus one latency is shown beside it. One request at a time would also pay the "
-        "latency once per request (the next column). The goal is every row as shipped.",
+        "latency once per request (the next column). The goal is every row as shipped: "
+        "the median of its runs (every run's ratio beside it; 429s and the most requests in "
+        "any 2 s are of all its runs).",
         "",
         table(
             [
@@ -592,6 +600,7 @@ def markdown(r: dict[str, Any]) -> str:
                 "wall s",
                 "bound s",
                 "ratio",
+                "every run's ratio",
                 "bound + latency s",
                 "ratio to it",
                 "one request at a time s",
@@ -607,6 +616,7 @@ def markdown(r: dict[str, Any]) -> str:
                     row["seconds"],
                     row["bound_seconds"],
                     row["ratio"],
+                    ", ".join(map(str, row.get("runs_ratio") or [row["ratio"]])),
                     row.get("bound_answered_seconds"),
                     row.get("ratio_answered"),
                     row["one_at_a_time_seconds"],

@@ -204,12 +204,18 @@ def pick(stats: dict) -> dict[str, Any]:
     return {"requests": stats["requests"], "tokens": stats["tokens"], "status": stats["status"]}
 
 
+# Runs of the tap as shipped per latency: one run's wall time varies by about a second at
+# 1,000 ms (where the last pages fall against the limit's windows), so the row is the median
+# run and every run's ratio is shown beside it.
+SHIPPED_RUNS = 3
+
+
 def rate_limited(records: int, plan: str, latencies: list[float], work: Path) -> list[dict]:
-    """Full syncs of the main streams on a plan's burst limit with added latency, as shipped and
-    with each list as one chain of pages (`time_windows: 1`). The bound is what the limit lets
-    through: `limit` requests in the first 2 s, then `limit` per 2 s of the sliding window. A
-    client with one request in flight is also held to one latency per request (shown beside)."""
-    limit = PLAN_BURST_LIMITS[plan]
+    """Full syncs of the main streams on a plan's burst limit with added latency, as shipped
+    (the median of SHIPPED_RUNS) and with each list as one chain of pages (`time_windows: 1`,
+    one run). The bound is what the limit lets through: `limit` requests in the first 2 s, then
+    `limit` per 2 s of the sliding window. A client with one request in flight is also held to
+    one latency per request (shown beside)."""
     counts = scaled_counts(records)
     rows = []
     for latency in latencies:
@@ -219,36 +225,54 @@ def rate_limited(records: int, plan: str, latencies: list[float], work: Path) ->
             selected = harness.catalog({"api_url": sb.api_url, "api_token": sb.token}, MAIN_STREAMS)
             for ahead in (None, 1):
                 settings = {} if ahead is None else {"time_windows": ahead}
-                time.sleep(2.1)  # the previous run's requests leave the window
-                sb.reset_stats()
-                run = harness.ours(
-                    sb, work, selected=selected, plan=plan, max_requests_per_2s=limit, **settings
-                )
-                stats = sb.stats()
-                n = stats["requests"]
-                bound = 2.0 * max(0, math.ceil(n / limit) - 1)
+                runs = [
+                    _rate_limited_run(sb, work, selected, plan, latency, settings)
+                    for _ in range(SHIPPED_RUNS if ahead is None else 1)
+                ]
+                row = sorted(runs, key=lambda run: run["ratio"] or 0)[len(runs) // 2]
                 rows.append(
                     {
-                        "records": run.total,
-                        "plan": plan,
-                        "limit_per_2s": limit,
-                        "latency_s": latency,
+                        **row,
                         "time_windows": "default" if ahead is None else ahead,
-                        "requests": n,
-                        "answered_429": stats["status"].get("429", 0),
-                        "max_requests_in_2s": stats.get("max_requests_in_2s"),
-                        "seconds": round(run.seconds, 2),
-                        "bound_seconds": round(bound, 2),
-                        "one_at_a_time_seconds": round(n * latency, 2),
-                        "ratio": round(run.seconds / bound, 3) if bound else None,
-                        # No client is done before the last request's answer is back: the
-                        # limit's bound plus one round trip.
-                        "bound_answered_seconds": round(bound + latency, 2),
-                        "ratio_answered": round(run.seconds / (bound + latency), 3),
-                        "answer_seconds": stats.get("answer_seconds"),
+                        "runs_ratio": [run["ratio"] for run in runs],
+                        # Every run's, not only the median's.
+                        "answered_429": sum(run["answered_429"] for run in runs),
+                        "max_requests_in_2s": max(run["max_requests_in_2s"] or 0 for run in runs),
                     }
                 )
     return rows
+
+
+def _rate_limited_run(
+    sb: Any, work: Path, selected: dict, plan: str, latency: float, settings: dict
+) -> dict[str, Any]:
+    limit = PLAN_BURST_LIMITS[plan]
+    time.sleep(2.1)  # the previous run's requests leave the window
+    sb.reset_stats()
+    run = harness.ours(
+        sb, work, selected=selected, plan=plan, max_requests_per_2s=limit, **settings
+    )
+    stats = sb.stats()
+    n = stats["requests"]
+    bound = 2.0 * max(0, math.ceil(n / limit) - 1)
+    return {
+        "records": run.total,
+        "plan": plan,
+        "limit_per_2s": limit,
+        "latency_s": latency,
+        "requests": n,
+        "answered_429": stats["status"].get("429", 0),
+        "max_requests_in_2s": stats.get("max_requests_in_2s"),
+        "seconds": round(run.seconds, 2),
+        "bound_seconds": round(bound, 2),
+        "one_at_a_time_seconds": round(n * latency, 2),
+        "ratio": round(run.seconds / bound, 3) if bound else None,
+        # No client is done before the last request's answer is back: the limit's bound plus
+        # one round trip.
+        "bound_answered_seconds": round(bound + latency, 2),
+        "ratio_answered": round(run.seconds / (bound + latency), 3),
+        "answer_seconds": stats.get("answer_seconds"),
+    }
 
 
 def scale(totals: list[int], work: Path) -> list[dict[str, Any]]:
