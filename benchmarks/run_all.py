@@ -229,7 +229,7 @@ def rate_limited(records: int, plan: str, latencies: list[float], work: Path) ->
                     _rate_limited_run(sb, work, selected, plan, latency, settings)
                     for _ in range(SHIPPED_RUNS if ahead is None else 1)
                 ]
-                row = sorted(runs, key=lambda run: run["ratio"] or 0)[len(runs) // 2]
+                row = _median(runs, lambda run: run["ratio"] or 0)
                 rows.append(
                     {
                         **row,
