@@ -38,7 +38,7 @@ import harness
 import requests
 
 from pipedrive_client import pacing
-from pipedrive_client.config import PLAN_BURST_LIMITS
+from pipedrive_client.config import BURST_WINDOW_SECONDS, PLAN_BURST_LIMITS
 from tap_pipedrive.tap import TapPipedrive
 
 
@@ -217,6 +217,17 @@ def report(requests_, wall, limit, args, stats, tap_cpu, sandbox_cpu) -> None:
         f"waited {waits:.1f} s at the pacer in all"
     )
     print(f"CPU s: tap {tap_cpu:.1f}, sandbox {sandbox_cpu:.1f} (2 CPUs: {2 * wall:.1f} s)")
+    # The pacer holds a place until 2 s (and its margin) after an answer less the fastest round
+    # trip: each reuse of a place comes that much after the last, plus how much longer than the
+    # fastest the last answer took. So the limit's last window opens no earlier than the first
+    # request plus that cycle once per window the bound counts.
+    cycle = BURST_WINDOW_SECONDS + pacing.WINDOW_MARGIN_SECONDS + median - trips[0]
+    opens = sends[0] + max(0, math.ceil(n / limit) - 1) * cycle
+    print(
+        f"the pacer's cycle {cycle:.3f} s (2 s, the {pacing.WINDOW_MARGIN_SECONDS * 1000:.0f} ms "
+        f"margin, the median trip above the fastest): the last window opens at {opens:.2f} s "
+        f"at the earliest; the last request went {sends[-1] - opens:.2f} s after that"
+    )
     print("from s   sent  in flight  waiting")
     for t in range(0, math.ceil(wall), 2):
         middle = t + 1
