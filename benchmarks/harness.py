@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 import socket
@@ -71,6 +72,13 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def limit_windows(requests_: int, limit: int) -> int:
+    """The windows of a burst limit (`limit` requests per rolling 2 s) that `requests_` requests
+    need after the first: the last may go 2 s times this after the first (the rate-limited
+    rows' bound)."""
+    return max(0, math.ceil(requests_ / limit) - 1)
 
 
 def scaled_counts(records: int) -> dict[str, int]:

@@ -193,7 +193,8 @@ def main() -> None:
 
 def report(requests_, wall, limit, args, stats, tap_cpu, sandbox_cpu) -> None:
     n = stats["requests"]
-    bound = 2.0 * max(0, math.ceil(n / limit) - 1)
+    windows = harness.limit_windows(n, limit)
+    bound = BURST_WINDOW_SECONDS * windows
     sends = sorted(r[1] for r in requests_)
     answers = sorted(r[2] for r in requests_)
     trips = sorted(r[2] - r[1] for r in requests_)
@@ -222,7 +223,7 @@ def report(requests_, wall, limit, args, stats, tap_cpu, sandbox_cpu) -> None:
     # fastest the last answer took. So the limit's last window opens no earlier than the first
     # request plus that cycle once per window the bound counts.
     cycle = BURST_WINDOW_SECONDS + pacing.WINDOW_MARGIN_SECONDS + median - trips[0]
-    opens = sends[0] + max(0, math.ceil(n / limit) - 1) * cycle
+    opens = sends[0] + windows * cycle
     print(
         f"the pacer's cycle {cycle:.3f} s (2 s, the {pacing.WINDOW_MARGIN_SECONDS * 1000:.0f} ms "
         f"margin, the median trip above the fastest): the last window opens at {opens:.2f} s "

@@ -254,7 +254,7 @@ def _rate_limited_run(
     )
     stats = sb.stats()
     n = stats["requests"]
-    bound = 2.0 * max(0, math.ceil(n / limit) - 1)
+    bound = 2.0 * harness.limit_windows(n, limit)
     return {
         "records": run.total,
         "plan": plan,
