@@ -18,7 +18,16 @@ from singer_sdk import Stream, metrics
 
 from pipedrive_client import ApiError, attributed, counted_to
 
-from . import custom_fields, fast_conform, history, readers, sdk_internals, windows
+from . import (
+    custom_fields,
+    fast_conform,
+    fast_writer,
+    history,
+    prepared,
+    readers,
+    sdk_internals,
+    windows,
+)
 from .custom_fields import CustomField
 from .times import normal_form, rfc3339
 
@@ -243,8 +252,9 @@ class PipedriveStream(Stream):
         return self._pipedrive_tap.read_ahead.open(self, context)
 
     def reading(self, context: dict | None) -> Iterator[readers.Batch]:
-        """`source`, its requests counted to this stream in whichever thread reads it."""
-        return attributed(self.name, self.source(context))
+        """`source`, its requests counted to this stream in whichever thread reads it, and its
+        records prepared for the writer there (prepared.py)."""
+        return map(prepared.Preparer(self, context), attributed(self.name, self.source(context)))
 
     def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
         return itertools.chain.from_iterable(self.read(context))
@@ -311,6 +321,13 @@ class PipedriveStream(Stream):
 
     def post_process(self, row: dict, context: dict | None = None) -> dict | None:
         self._pipedrive_tap.progress.count_record(self.name)
+        if type(row) is fast_writer.Prepared:
+            return row  # processed (and conformed) by its reader (prepared.py)
+        return self.processed(row)
+
+    def processed(self, row: dict) -> dict:
+        """The record as written: times in the stream's one form, custom fields as columns,
+        the deletion time. Depends on the record alone, so a reader thread may do it."""
         in_normal_form = self._in_normal_form
         for name in self.time_fields:
             value = row.get(name)
@@ -507,7 +524,8 @@ class IncrementalStream(PipedriveStream):
         listing = self.listing(context, updated_since=since, **order, **extra)
         most = self._pipedrive_tap.time_windows
         if self.has_updated_until and most > 1:
-            return iter(windows.WindowedListing(listing, most))
+            prepare = prepared.Preparer(self, context)
+            return iter(windows.WindowedListing(listing, most, prepare))
         return readers.v2_batches(listing)
 
     def keyset(self, context: dict | None) -> Iterator[readers.Batch]:

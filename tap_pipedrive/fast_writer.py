@@ -74,6 +74,23 @@ _PROBES: list[Any] = [
 _PROBES += [{"f": f} for f in _FLOATS]
 
 
+class Prepared(dict):
+    """A record conformed to its stream's schema by the thread that read it (prepared.py), and
+    `json`, its JSON as `record_json` gives it. Stored (pickled, read_ahead.py) as that JSON,
+    which reads back as the same record: only a record whose JSON orjson wrote is prepared."""
+
+    __slots__ = ("json",)
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return _prepared_from_json, (self.json,)
+
+
+def _prepared_from_json(text: str) -> Prepared:
+    record = Prepared(orjson.loads(text))
+    record.json = text
+    return record
+
+
 class RecordLineWriter(SimpleSingerWriter):
     """SimpleSingerWriter (the SDK's default) with fast RECORD lines and batched writes."""
 
@@ -82,7 +99,7 @@ class RecordLineWriter(SimpleSingerWriter):
         self._held: list[str] = []
         self._held_chars = 0
         self._heads: dict[str, str] = {}
-        self._fast = _fast_encoder_agrees()
+        self._fast = fast_encoder_agrees()
 
     # -- lines -----------------------------------------------------------------------------
 
@@ -117,14 +134,12 @@ class RecordLineWriter(SimpleSingerWriter):
         return head + record + tail + "}"
 
     def record_json(self, record: Any) -> str:
-        if self._fast and type(record) is dict:
-            try:
-                encoded = orjson.dumps(record, option=_OPTIONS)
-            except TypeError:  # orjson.JSONEncodeError: a value only simplejson writes
-                pass
-            else:
-                if _same_as_simplejson(encoded):
-                    return encoded.decode("ascii")
+        if type(record) is Prepared:
+            return record.json
+        if self._fast:
+            text = fast_record_json(record)
+            if text is not None:
+                return text
         return serialize_json(record)
 
     # -- writing ---------------------------------------------------------------------------
@@ -145,8 +160,20 @@ class RecordLineWriter(SimpleSingerWriter):
         sys.stdout.flush()
 
 
+def fast_record_json(record: Any) -> str | None:
+    """The record's JSON by orjson, when that is simplejson's to the byte (else None)."""
+    if type(record) is dict:
+        try:
+            encoded = orjson.dumps(record, option=_OPTIONS)
+        except TypeError:  # orjson.JSONEncodeError: a value only simplejson writes
+            return None
+        if _same_as_simplejson(encoded):
+            return encoded.decode("ascii")
+    return None
+
+
 @functools.cache
-def _fast_encoder_agrees() -> bool:
+def fast_encoder_agrees() -> bool:
     """Whether the fast record encoding gives the SDK's bytes for every probe (once a run)."""
     writer = RecordLineWriter.__new__(RecordLineWriter)
     writer._fast = True

@@ -48,6 +48,8 @@ from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.singerlib import RecordMessage
 
+from .fast_writer import Prepared
+
 __all__ = [  # what other modules take from here besides its functions
     "BatchConfig",
     "SDKBatchMessage",
@@ -149,19 +151,32 @@ def sdk_conform(record: dict, schema: dict) -> tuple[dict, list]:
     return _typing._conform_record_data_types(record, schema, TypeConformanceLevel.RECURSIVE, None)
 
 
+def state_partition_context(stream: Any, context: dict | None) -> dict | None:
+    """The keys of the partition that the SDK adds to each of its records that lacks them
+    (`Stream._process_record`)."""
+    return stream._get_state_partition_context(context)
+
+
+def conforms_recursively(stream: Any) -> bool:
+    """Whether the stream's records are conformed as the SDK does by default."""
+    return stream.TYPE_CONFORMANCE_LEVEL == TypeConformanceLevel.RECURSIVE
+
+
 def record_messages(stream: Any, record: dict, output: Any) -> Iterator[RecordMessage]:
     """`Stream._generate_record_messages` of singer-sdk 0.54, step for step: prune deselected
     properties, conform to the effective schema, one message per stream map. The conformance
     is `output`'s compiled conformer (fast_conform.RecordOutput) when the level is the SDK's
-    default, RECURSIVE; any other level is the SDK's own method."""
-    if stream.TYPE_CONFORMANCE_LEVEL != TypeConformanceLevel.RECURSIVE:
+    default, RECURSIVE; any other level is the SDK's own method. A record its reader prepared
+    (prepared.py) was conformed there already."""
+    if not conforms_recursively(stream):
         yield from Stream._generate_record_messages(stream, record)
         return
-    schema = stream.effective_schema
-    mask = stream.mask
-    if not output.every_property_selected(mask):
-        pop_deselected_record_properties(record, stream.schema, mask)
-    record = output.conformer(schema)(record)
+    if type(record) is not Prepared:  # else conformed already, by its reader (prepared.py)
+        schema = stream.effective_schema
+        mask = stream.mask
+        if not output.every_property_selected(mask):
+            pop_deselected_record_properties(record, stream.schema, mask)
+        record = output.conformer(schema)(record)
     for stream_map in stream.stream_maps:
         mapped_record = stream_map.transform(record)
         if mapped_record is not None:

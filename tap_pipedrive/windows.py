@@ -28,7 +28,7 @@ import itertools
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 from pipedrive_client import ReadAhead, pacing, read_ahead
@@ -102,9 +102,16 @@ class WindowedListing:
     """The batches of `listing` (whose params carry `updated_since`), read in up to
     `max_windows` windows at once."""
 
-    def __init__(self, listing: Listing, max_windows: int) -> None:
+    def __init__(
+        self,
+        listing: Listing,
+        max_windows: int,
+        prepare: Callable[[Batch], Batch] | None = None,
+    ) -> None:
         self._listing = listing
         self._max = max_windows
+        # Run on each page as it comes, in its window's thread (prepared.py).
+        self._prepare = prepare
         self._lock = threading.Lock()  # a window's end and `reached`, between cut and reader
         # The open end counts as the time the listing began: what changes later is churn.
         self._ceiling = time.time()
@@ -185,7 +192,7 @@ class WindowedListing:
                     window.density = len(kept) / max(span, 1.0)
                 # Decided under the lock: a window read to its end is never cut afterwards.
                 window.done = not more or len(kept) < len(batch)
-            yield kept
+            yield self._prepare(kept) if self._prepare else kept
             if window.done:
                 return
             # Its page may have told enough to cut: a listing read ahead is cut as soon as its

@@ -430,7 +430,7 @@ def test_other_messages_and_the_written_stream_are_the_sdk_writers() -> None:
 
 
 def test_the_fast_encoder_checks_out_and_takes_the_usual_records(monkeypatch) -> None:
-    assert fast_writer._fast_encoder_agrees()
+    assert fast_writer.fast_encoder_agrees()
     writer = RecordLineWriter()
     slow = []
     monkeypatch.setattr(fast_writer, "serialize_json", lambda obj: slow.append(obj) or "{}")
