@@ -7,13 +7,21 @@ from __future__ import annotations
 import copy
 import pickle
 
+import pytest
 from singer_sdk.singerlib import RecordMessage
 
-from tap_pipedrive import prepared, sdk_internals
+from tap_pipedrive import overlap, prepared, sdk_internals
 from tap_pipedrive.fast_writer import Prepared, RecordLineWriter
 from tap_pipedrive.tap import TapPipedrive
 
 from .runner import config_for, run
+
+
+@pytest.fixture(autouse=True)
+def _over_a_network(monkeypatch) -> None:
+    """Records are prepared only where the network's waits are overlapped: the tiny sandbox
+    answers at once, so overlap as if it did not."""
+    monkeypatch.setenv(overlap.EAGER_ENV, "1")
 
 
 def _persons(sb, **config) -> tuple:
@@ -105,16 +113,40 @@ def test_streams_whose_records_change_later_are_not_prepared(sandbox) -> None:
     assert prepared.Preparer(stream, None)(page) is page
 
 
+def test_beside_the_server_the_writer_does_it_all(sandbox, monkeypatch) -> None:
+    """With no network to wait for, the reader asks for its next page while the writer does
+    the work (else the server would sit idle meanwhile)."""
+    monkeypatch.delenv(overlap.EAGER_ENV)
+    stream, page = _persons(sandbox)
+    assert prepared.Preparer(stream, None)(page) is page
+
+
 def test_a_run_over_a_network_writes_prepared_records_as_the_writer_would(
-    sandbox_factory,
+    sandbox_factory, monkeypatch
 ) -> None:
-    """Read ahead and in windows (the latency makes the tap overlap its reads), the records
-    come out as a run that reads one page at a time writes them."""
+    """Read one page at a time, and read ahead and in windows (the latency makes the tap
+    overlap its reads and prepare its records), the records come out as the writer makes
+    them when nothing is prepared."""
+    monkeypatch.delenv(overlap.EAGER_ENV)
     sb = sandbox_factory(faults="latency=0.05")
+    one_by_one = config_for(sb, time_windows=1, read_ahead_streams=0)
+    made = []
+    preparer = prepared._preparer
+
+    def counted(stream, context):
+        prepare = preparer(stream, context)
+        made.append(prepare is not None)
+        return prepare
+
+    monkeypatch.setattr(prepared, "_preparer", counted)
+    ours = run(one_by_one)
     windowed = run(config_for(sb, time_windows=4, read_ahead_streams=4))
-    one_by_one = run(config_for(sb, time_windows=1, read_ahead_streams=0))
+    assert made
+    assert all(made)
+    monkeypatch.setattr(prepared, "_preparer", lambda stream, context: None)
+    theirs = run(one_by_one)
+    assert ours.records == theirs.records
     for name in ("persons", "deals", "activities", "organizations", "notes"):
-        ours = sorted(windowed.records[name], key=lambda r: (r["id"], r["update_time"]))
-        theirs = sorted(one_by_one.records[name], key=lambda r: (r["id"], r["update_time"]))
-        assert ours == theirs
-        assert ours
+        assert theirs.records[name]
+        key = lambda r: (r["id"], r["update_time"])  # noqa: E731
+        assert sorted(windowed.records[name], key=key) == sorted(theirs.records[name], key=key)
