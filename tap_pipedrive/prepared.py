@@ -4,8 +4,9 @@ The writer (the main thread) writes one stream at a time, in order. Over a netwo
 much of a run waiting for the next page of the stream it writes, while the pages of the streams
 read ahead pile up; once they come, their records' processing (post_process, the schema's type
 conformance, the JSON of the record) is what the run waits for after its last answer: 0.7 to
-4 s at 1,000 ms of latency (benchmarks/rate_timeline.py). So a stream's reader thread does that
-work as each page comes, and hands over `Prepared` records: the conformed record with its JSON.
+4 s at 1,000 ms of latency (benchmarks/rate_timeline.py). So the thread that reads a page (a
+time window's, windows.py, or the stream's) does that work as the page comes, and hands over
+`Prepared` records: the conformed record with its JSON.
 The writer then only counts, keeps state and puts the line together.
 
 The same functions run, only in another thread, so every byte written is what it was. A record

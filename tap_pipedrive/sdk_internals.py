@@ -24,7 +24,9 @@ SDK upgrade that changes them breaks here, and tests/tap/test_sdk_internals.py s
 - RECORD messages: `Stream._generate_record_messages` is replaced by `record_messages`, the
   same steps with the schema's type conformance compiled once (fast_conform.py, built on the
   SDK's private schema predicates in `singer_sdk.helpers._typing`) and the pruning of
-  deselected properties skipped when nothing is deselected.
+  deselected properties skipped when nothing is deselected; a record its reader prepared
+  (prepared.py) is conformed already. The keys of a partition that `Stream._process_record`
+  adds to each record are worked out with `Stream._get_state_partition_context`.
 - `--test`: the SDK's callback makes the tap with its stream maps, whose setup discovers every
   stream (5 requests); the connection check needs none, so `connection_test_tap` makes it
   without them, from the config the SDK's CLI parsed (`ctx.params["config"]`, a private
