@@ -306,6 +306,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     parser.add_argument("--out", default=str(HERE), help="where RESULTS.md and the plot go")
+    parser.add_argument(
+        "--only",
+        help="run these steps alone (comma-separated, e.g. rate_limited) and print their JSON; "
+        "RESULTS.md, which holds one whole run, is left as it is",
+    )
     args = parser.parse_args(argv)
     size = "small" if args.quick else "medium"
     totals = [2_000, 10_000] if args.quick else [100_000, LARGE_TOTAL]
@@ -328,11 +333,20 @@ def main(argv: list[str] | None = None) -> int:
                 ),
             ),
         )
+        if args.only:
+            wanted = set(args.only.split(","))
+            unknown = wanted - {name for name, _ in steps}
+            if unknown:
+                parser.error(f"unknown step(s): {', '.join(sorted(unknown))}")
+            steps = tuple((name, step) for name, step in steps if name in wanted)
         for name, step in steps:
             started = time.perf_counter()
             print(f"# {name} ...", file=sys.stderr, flush=True)
             results[name] = step()
             print(f"# {name}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    if args.only:
+        print(json.dumps(results, indent=2, default=str))
+        return 0
     out = Path(args.out)
     (out / "results.json").write_text(json.dumps(results, indent=2, default=str))
     report.write(results, out)
