@@ -65,7 +65,7 @@ def _preparer(stream: PipedriveStream, context: dict | None) -> Callable[[dict],
         # Beside the server (no network to wait for), the reader's next request waits for
         # the work done here, and the server sits idle meanwhile: the writer does it, while
         # the reader asks for the next page (1M records at zero latency: 163 s against 135 s
-        # as the writer's work, benchmarks/versus_previous.py).
+        # as the writer's work, one run each, benchmarks/versus_previous.py).
         not overlap.pays_off(stream.client)
         or not isinstance(writer, fast_writer.RecordLineWriter)
         or not fast_writer.fast_encoder_agrees()
