@@ -145,6 +145,9 @@ class TapRun:
     archived: Counter = field(default_factory=Counter)
     state: dict | None = None
     seconds: float = 0.0
+    # Wall-clock (epoch) seconds of the process's start and end, to set beside a server's times.
+    started_at: float = 0.0
+    ended_at: float = 0.0
     peak_rss_mb: float = 0.0
     returncode: int = 0
     stderr_tail: str = ""
@@ -169,6 +172,7 @@ def run_tap(
     out = TapRun()
     with tempfile.TemporaryFile() as stderr, tempfile.NamedTemporaryFile("r") as usage:
         started = time.perf_counter()
+        out.started_at = time.time()
         process = subprocess.Popen(
             [GNU_TIME, "-f", "%M", "-o", usage.name, *argv],
             stdout=subprocess.PIPE,
@@ -189,6 +193,7 @@ def run_tap(
                 process.kill()
         out.returncode = process.wait()
         out.seconds = time.perf_counter() - started
+        out.ended_at = out.started_at + out.seconds
         out.peak_rss_mb = int(usage.read().split()[-1]) / 1024  # kilobytes
         stderr.seek(0)
         out.stderr_tail = stderr.read().decode(errors="replace")[-2000:]

@@ -68,7 +68,7 @@ def goals(r: dict[str, Any]) -> list[tuple[str, str, str]]:
             "; ".join(
                 f"{row['latency_s'] * 1000:.0f} ms: {row['seconds']} s vs "
                 f"{row['bound_seconds']} s = {row['ratio']}x{_runs(row)} "
-                f"({_answered(row)}), {row['answered_429']} answered 429"
+                f"({_answered(row)}), {row['answered_429']} answered 429{_split(row)}"
                 for row in shipped
             ),
             verdict(
@@ -464,6 +464,65 @@ def _runs(row: dict[str, Any]) -> str:
     return f" (median of {len(runs)} runs: {', '.join(map(str, runs))})" if len(runs) > 1 else ""
 
 
+def _split(row: dict[str, Any]) -> str:
+    """Where a row's wall time went, in a goal's cell."""
+    split = row.get("split")
+    if not split:
+        return ""
+    return (
+        f"; start {split['start']} s, sending {split['sending']} s, last round trip "
+        f"{split['last_round_trip']} s, end {split['end']} s"
+    )
+
+
+def _wall_split_section(rows: list[dict[str, Any]]) -> list[str]:
+    """Where each rate-limited row's wall time went, off the sandbox's clock (run_all's
+    `wall_split`), beside the least each part can be."""
+    rows = [row for row in rows if row.get("split")]
+    if not rows:
+        return []
+    body = []
+    for row in rows:
+        split = row["split"]
+        floor = split["start"] + row["bound_seconds"] + row["latency_s"]
+        body.append(
+            [
+                f"{row['latency_s'] * 1000:.0f}",
+                row["time_windows"],
+                row["seconds"],
+                split["start"],
+                f"{split['sending']} (bound {row['bound_seconds']})",
+                split["last_round_trip"],
+                split["end"],
+                f"{floor:.2f} = {floor / row['bound_seconds']:.3f}x",
+            ]
+        )
+    return [
+        "Where each row's wall time went, read off the sandbox's clock beside the tap "
+        "process's: the start (the interpreter, the imports and the settings, until the first "
+        "request arrived), the sending (from the first request's arrival to the last's; the "
+        "limit allows no less than the bound), the last request's round trip (at least the "
+        "latency), and the end (what was left to write after the last answer, and the exit). "
+        "The floor is the start, the bound and one latency: what a client that started as this "
+        "one did and wrote nothing after its last answer would take.",
+        "",
+        table(
+            [
+                "latency ms",
+                "time_windows",
+                "wall s",
+                "start s",
+                "sending s",
+                "last round trip s",
+                "end s",
+                "floor s",
+            ],
+            body,
+        ),
+        "",
+    ]
+
+
 def goal_rows(rate_limited: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The issue's case: the tap as shipped, at each latency."""
     return [row for row in rate_limited if row["time_windows"] == "default"]
@@ -628,6 +687,7 @@ def markdown(r: dict[str, Any]) -> str:
             ],
         ),
         "",
+        *_wall_split_section(r["rate_limited"]),
         "## Scale (main streams, full sync, the large company's proportions)",
         "",
         table(

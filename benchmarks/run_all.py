@@ -272,6 +272,23 @@ def _rate_limited_run(
         "bound_answered_seconds": round(bound + latency, 2),
         "ratio_answered": round(run.seconds / (bound + latency), 3),
         "answer_seconds": stats.get("answer_seconds"),
+        "split": wall_split(run, stats),
+    }
+
+
+def wall_split(run: harness.TapRun, stats: dict) -> dict[str, float] | None:
+    """Where a run's wall time went, read off the sandbox's clock beside the process's: the
+    start (the interpreter, the imports, the settings, until the first request arrived), the
+    sending (first to last request arrived: the bound is the least the limit allows), the last
+    request's round trip, and the end (what was written after the last answer, and the exit)."""
+    first, last, answer = (stats.get(k) for k in ("first_arrival", "last_arrival", "last_answer"))
+    if None in (first, last, answer):
+        return None
+    return {
+        "start": round(first - run.started_at, 2),
+        "sending": round(last - first, 2),
+        "last_round_trip": round(answer - last, 2),
+        "end": round(run.ended_at - answer, 2),
     }
 
 

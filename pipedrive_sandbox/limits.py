@@ -50,6 +50,11 @@ class Limits:
     tokens: int = 0
     work_seconds: float = 0.0
     max_in_window: int = 0
+    # Wall-clock times (epoch seconds, comparable across processes) of the first and the last
+    # request to arrive and of the last answer: where a benchmark's wall time went.
+    first_arrival: float | None = None
+    last_arrival: float | None = None
+    last_answer: float | None = None
     statuses: Counter = field(default_factory=Counter)
     by_endpoint: dict[str, dict[str, int]] = field(default_factory=dict)
 
@@ -58,6 +63,9 @@ class Limits:
         now = time.monotonic()
         with self.lock:
             self._all.append(now)
+            self.last_arrival = time.time()
+            if self.first_arrival is None:
+                self.first_arrival = self.last_arrival
             while self._all and now - self._all[0] >= WINDOW:
                 self._all.popleft()
             self.max_in_window = max(self.max_in_window, len(self._all))
@@ -128,6 +136,7 @@ class Limits:
         with self.lock:
             self.requests += 1
             self.work_seconds += work
+            self.last_answer = time.time()
             self.tokens += cost
             self.tokens_today += cost
             self.statuses[str(status)] += 1
@@ -144,12 +153,16 @@ class Limits:
                 "by_endpoint": {k: dict(v) for k, v in sorted(self.by_endpoint.items())},
                 "max_requests_in_2s": self.max_in_window,
                 "answer_seconds": round(self.work_seconds, 3),
+                "first_arrival": self.first_arrival,
+                "last_arrival": self.last_arrival,
+                "last_answer": self.last_answer,
             }
 
     def reset_stats(self) -> None:
         with self.lock:
             self.requests = self.tokens = self.max_in_window = 0
             self.work_seconds = 0.0
+            self.first_arrival = self.last_arrival = self.last_answer = None
             self.statuses.clear()
             self.by_endpoint.clear()
             self._all.clear()

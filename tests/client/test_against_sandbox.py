@@ -1,5 +1,7 @@
 """The client against the sandbox: the server counts the pace, faults do not lose records."""
 
+import time
+
 from pipedrive_client import ClientConfig, PipedriveClient
 
 
@@ -16,6 +18,22 @@ def test_pacing_keeps_the_plan_limit_with_no_429(sandbox_factory) -> None:
     assert stats["max_requests_in_2s"] <= 20
     assert stats["status"].get("429", 0) == 0
     assert stats["requests"] == 50
+
+
+def test_the_server_times_its_first_and_last_request_and_its_last_answer(sandbox_factory) -> None:
+    """The benchmarks split a run's wall time by these (run_all.wall_split)."""
+    sb = sandbox_factory(faults="latency=0.05")
+    client = client_for(sb)
+    before = time.time()
+    for _ in range(3):
+        client.get("/api/v2/deals/1")
+    after = time.time()
+    stats = sb.stats()
+    assert before <= stats["first_arrival"] < stats["last_arrival"] < stats["last_answer"] <= after
+    assert stats["last_answer"] - stats["last_arrival"] >= 0.05  # the latency is the answer's
+    assert stats["last_arrival"] - stats["first_arrival"] >= 2 * 0.05  # one after the other
+    sb.reset_stats()
+    assert sb.stats()["first_arrival"] is None
 
 
 def test_full_listing_survives_every_fault_kind(sandbox_factory) -> None:
