@@ -60,11 +60,6 @@ def current_urgency() -> float:
     return getattr(_thread, "urgency", 0.0)
 
 
-def last_wait() -> float:
-    """Seconds this thread's last request waited for the limit (0.0 before any)."""
-    return getattr(_thread, "waited", 0.0)
-
-
 class SlidingWindow:
     """At most `limit` requests in any `window` seconds as the server counts them, within one
     process: those in flight and those answered less than `window` ago."""
@@ -271,8 +266,7 @@ class Pacer:
             waited += pause
         if search:
             waited += self._search.acquire()
-        _thread.waited = waited + self._general.acquire()
-        return _thread.waited
+        return waited + self._general.acquire()
 
     @property
     def fastest_round_trip(self) -> float:

@@ -148,3 +148,23 @@ def test_with_the_limit_setting_the_time_windows_go_in_the_order_of_writing(open
     first = open_listings(client, 0, [3])
     second = open_listings(client, 1, [5])
     assert first._urgency(first._windows[0]) > second._urgency(second._windows[0])
+
+
+def test_the_list_written_first_is_weighed_at_the_pace_its_pages_come(open_listings):
+    # 1 s round trips, 1 request a second, one list left with 20 pages in one window: at the
+    # fastest trip its chain (20 s) ends before the limit lets 21 requests through (21 s), so
+    # no cut. Its pages each took 1.4 s (the wait at the limit, a slower trip, the records'
+    # preparation): at that pace it outlasts them (28 s), and a cut pays off.
+    client = _Client(rate=1.0)
+    first = open_listings(client, 0, [20])
+    (only,) = first._windows
+    assert not first._outlasts_the_rest(only, 20)
+    only.seconds_per_page = 1.4
+    assert first._outlasts_the_rest(only, 20)
+    # A list read ahead is weighed at the fastest trip whatever its pages took: their waits
+    # are for the lists before it, and end with them. 35 pages: 35 s against the 41 s the
+    # limit needs for both lists' 40 pages and a cut's (49 s at 1.4 s a page).
+    later = open_listings(client, 1, [20])
+    (ahead,) = later._windows
+    ahead.seconds_per_page = 1.4
+    assert not later._outlasts_the_rest(ahead, 35)
