@@ -145,9 +145,8 @@ class TapRun:
     archived: Counter = field(default_factory=Counter)
     state: dict | None = None
     seconds: float = 0.0
-    # Wall-clock (epoch) seconds of the process's start and end, to set beside a server's times.
+    # Wall-clock (epoch) seconds of the process's start, to set beside a server's times.
     started_at: float = 0.0
-    ended_at: float = 0.0
     peak_rss_mb: float = 0.0
     returncode: int = 0
     stderr_tail: str = ""
@@ -155,6 +154,11 @@ class TapRun:
     @property
     def total(self) -> int:
         return sum(self.records.values())
+
+    @property
+    def ended_at(self) -> float:
+        """Wall-clock (epoch) seconds of the process's end."""
+        return self.started_at + self.seconds
 
     @property
     def per_second(self) -> float:
@@ -193,7 +197,6 @@ def run_tap(
                 process.kill()
         out.returncode = process.wait()
         out.seconds = time.perf_counter() - started
-        out.ended_at = out.started_at + out.seconds
         out.peak_rss_mb = int(usage.read().split()[-1]) / 1024  # kilobytes
         stderr.seek(0)
         out.stderr_tail = stderr.read().decode(errors="replace")[-2000:]
