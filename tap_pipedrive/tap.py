@@ -22,6 +22,7 @@ from .batch_writer import BatchFileWriter
 from .custom_fields import CustomField, name_columns
 from .malloc_arenas import limit_malloc_arenas
 from .progress import Progress
+from .quick_exit import end_process
 from .read_ahead import ReadAheadStreams
 from .streams import STREAMS
 
@@ -283,7 +284,8 @@ def _standard_columns(stream: str) -> set[str]:
 
 
 def main() -> None:
-    """Console entry point: a configuration or API failure ends in one readable line."""
+    """Console entry point: a configuration or API failure ends in one readable line, and a
+    run that succeeded ends the process (quick_exit.py)."""
     limit_malloc_arenas()
     try:
         inputs.check_command_line(sys.argv[1:])
@@ -293,6 +295,7 @@ def main() -> None:
         sys.exit(1)
     if isinstance(exit_code, int) and exit_code:
         sys.exit(exit_code)
+    end_process()
 
 
 if __name__ == "__main__":
