@@ -5,16 +5,19 @@ its lock) with what is measured; its own counters give requests and tokens. A ta
 child process whose stdout is read here line by line and only counted, and whose peak RSS comes
 from GNU time (`/usr/bin/time -f %M`, the kernel's figure for the process it starts: taken from
 here, it would also count this process's pages copied at fork), so any tap, ours or a peer in
-another virtual environment, is measured the same way.
+another virtual environment, is measured the same way. Each runs as a user installs it, in a
+virtual environment of its own with its own dependencies only (`tap_python`, `peer.py`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -33,6 +36,8 @@ from pipedrive_sandbox.generator import SIZES
 ROOT = Path(__file__).resolve().parent.parent
 SANDBOX = str(Path(sys.executable).parent / "pipedrive-sandbox")
 GNU_TIME = "/usr/bin/time"
+# Our tap's own virtual environment (`tap_python`).
+TAP_VENV = ROOT / ".bench" / "tap-venv"
 RECORD = re.compile(rb'^\{"type": ?"RECORD", ?"stream": ?"([^"]+)"')
 ARCHIVED = re.compile(rb'"is_archived": ?true')
 # Our streams of the main entities, those a company's size is counted in.
@@ -66,6 +71,36 @@ VARIANTS = {
     "msgspec": "msgspec message writer (singer_sdk.contrib.msgspec)",
     "no-conformance+msgspec": "both",
 }
+
+
+def system_python() -> str:
+    """`python3` from PATH, skipping the bin directory of the virtual environment we run in."""
+    here = Path(sys.prefix, "bin").resolve()
+    path = os.pathsep.join(
+        p for p in os.environ.get("PATH", "").split(os.pathsep) if p and Path(p).resolve() != here
+    )
+    return shutil.which("python3", path=path) or "python3"
+
+
+@functools.cache
+def tap_python() -> str:
+    """The interpreter of our tap as a user installs it (`pip_url: -e .` in meltano.yml): a
+    virtual environment with the tap's dependencies alone, brought up to date once per process
+    (the code is the working tree's, installed editable). Not the benchmarks' own: matplotlib
+    brings numpy, which joblib (imported by the SDK) then loads, 0.1 s of every start that a
+    user's install does not pay. msgspec is there for the writer variant (VARIANTS)."""
+    python = TAP_VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([system_python(), "-m", "venv", str(TAP_VENV)], check=True)
+    pip = subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "-e", str(ROOT), "msgspec>=0.18"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if pip.returncode:
+        raise RuntimeError(f"installing our tap failed: {pip.stderr[-2000:]}")
+    return str(python)
 
 
 def free_port() -> int:
@@ -226,7 +261,7 @@ def ours(
         "max_requests_per_2s": 10_000,
         **settings,
     }
-    argv = [sys.executable, "-c", OURS, variant, "--config", write_json(workdir / "c.json", config)]
+    argv = [tap_python(), "-c", OURS, variant, "--config", write_json(workdir / "c.json", config)]
     if selected is None and streams is not None:
         selected = catalog(config, streams)
     if selected is not None:

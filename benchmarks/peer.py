@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -66,15 +65,6 @@ MAIN_STREAMS = {"deals", "persons", "organizations", "activities", "products", "
 UNSERVED = {"dealflow": "/v1/deals/{id}/flow", "deal_products": "/v1/deals/{id}/products"}
 
 
-def _system_python() -> str:
-    """`python3` from PATH, skipping the bin directory of the virtual environment we run in."""
-    here = Path(sys.prefix, "bin").resolve()
-    path = os.pathsep.join(
-        p for p in os.environ.get("PATH", "").split(os.pathsep) if p and Path(p).resolve() != here
-    )
-    return shutil.which("python3", path=path) or "python3"
-
-
 def ensure_peer_venv(path: Path = VENV) -> Path:
     """The peer's interpreter; the venv is created and the package installed on first use."""
     python = path / "bin" / "python"
@@ -85,7 +75,7 @@ def ensure_peer_venv(path: Path = VENV) -> Path:
         else None
     )
     if found is None or found.stdout.strip() != VERSION:
-        subprocess.run([_system_python(), "-m", "venv", str(path)], check=True)
+        subprocess.run([harness.system_python(), "-m", "venv", str(path)], check=True)
         pip = subprocess.run(
             [str(python), "-m", "pip", "install", "-q", f"{PACKAGE}=={VERSION}"],
             capture_output=True,
