@@ -256,17 +256,15 @@ class Pacer:
     def limit(self) -> int:
         return self._general.limit
 
-    def acquire(self, search: bool = False) -> float:
-        """Wait as long as needed before the next request; return the seconds waited."""
-        waited = 0.0
+    def acquire(self, search: bool = False) -> None:
+        """Wait as long as needed before the next request."""
         with self._lock:
             pause = self._resume_at - time.monotonic()
         if pause > 0:
             time.sleep(pause)
-            waited += pause
         if search:
-            waited += self._search.acquire()
-        return waited + self._general.acquire()
+            self._search.acquire()
+        self._general.acquire()
 
     @property
     def fastest_round_trip(self) -> float:
