@@ -81,6 +81,8 @@ class SlidingWindow:
         self._mine = threading.local()  # the ticket of this thread's request
         self._answered: list[float] = []  # when each answer came, in order
         self._others: list[float] = []  # when we learned of others' requests on this token
+        self._sends: list[float] = []  # when each of our requests of the last windows went
+        self._sends_dropped = 0  # how many older ones were dropped from it
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)  # an answer came, or a waiter left
         self._clock = clock
@@ -109,6 +111,11 @@ class SlidingWindow:
                         self._mine.ticket = ticket
                         self._flying[ticket] = now
                         self._mine.ours = len(self._flying) + len(self._answered)  # with this
+                        old = bisect_right(self._sends, now - 2 * self.window)
+                        del self._sends[:old]
+                        self._sends_dropped += old
+                        self._mine.number = self._sends_dropped + len(self._sends)  # its number
+                        self._sends.append(now)
                         return waited
                     self._waiting[ticket] = rank
                     # The answered request whose leaving frees this request's place; if none
@@ -146,20 +153,33 @@ class SlidingWindow:
         with self._lock:
             now = self._clock()
             sent = self._flying.pop(self._mine.ticket, now)
+            self._mine.sent, self._mine.trip = sent, now - sent
             self._fastest = min(self._fastest, now - sent)
             insort(self._answered, now - self._fastest)
             self._changed.notify_all()  # those waiting for an answer can count again
 
     def count_others(self, server_count: int) -> None:
         """The server counted `server_count` requests in its window when this thread's request
-        reached it: what our own requests counted when it was sent do not explain was someone
-        else's (the discovery run just before, the target on the same token). Count those for
-        a window from now. (Compared with our count at the sending, not now: by the answer,
-        requests the server still counted then may have left our window.)"""
+        reached it: what our own requests do not explain was someone else's (the discovery run
+        just before, the target on the same token). Count those for a window from now.
+
+        Ours are those counted when this one was sent (not now: by the answer, requests the
+        server still counted then may have left our window), and those sent just after it that
+        may have overtaken it on the way: sent no later than its own sending plus what its round
+        trip took beyond the fastest (and the margin). Threads that take places at the same moment send in any
+        order, so without these our own overtaking requests were taken for someone else's, and
+        each held a place for a whole window (1 to 4 in a 230-request sync)."""
         with self._lock:
             now = self._clock()
             self._counted(now)
-            others = server_count - getattr(self._mine, "ours", server_count)
+            mine = self._mine
+            ours = getattr(mine, "ours", server_count)
+            sent = getattr(mine, "sent", None)
+            if sent is not None:
+                overtook_by = sent + max(0.0, mine.trip - self._fastest) + WINDOW_MARGIN_SECONDS
+                sent_by = self._sends_dropped + bisect_right(self._sends, overtook_by)
+                ours += max(0, sent_by - mine.number - 1)  # sent after it, by then
+            others = server_count - ours
             self._others.extend([now] * (others - len(self._others)))
 
 

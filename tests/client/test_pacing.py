@@ -158,6 +158,53 @@ def test_requests_the_server_counted_that_were_not_ours_take_places_too() -> Non
     assert now[0] >= 2.0
 
 
+def _fake_clock_window(limit: int):
+    from pipedrive_client.pacing import SlidingWindow
+
+    now = [0.0]
+    window = SlidingWindow(
+        limit, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s)
+    )
+    return window, now
+
+
+def test_our_own_request_that_overtook_one_on_the_way_is_not_taken_for_someone_elses() -> None:
+    # Two threads take places at the same moment and send in either order: the server may
+    # count the second before the first. Counted as someone else's, it held a place for a
+    # whole window (the first burst of a sync sent 17 requests where the limit allows 20).
+    from concurrent.futures import ThreadPoolExecutor
+
+    window, now = _fake_clock_window(3)
+    a, b = ThreadPoolExecutor(1), ThreadPoolExecutor(1)  # each request in its own thread
+    a.submit(window.acquire).result()  # A goes at 0.0 (ours: 1)
+    b.submit(window.acquire).result()  # B at the same moment (ours: 2), but arrives first
+    now[0] = 0.25
+    b.submit(window.settle).result()
+    b.submit(window.count_others, 1).result()  # B reached the server first: 1
+    now[0] = 0.3  # A's trip: 0.05 s beyond the fastest, time enough for B to overtake it
+    a.submit(window.settle).result()
+    a.submit(window.count_others, 2).result()  # then A: 2, both ours
+    assert window.acquire() == 0  # A, B and this one: three, nobody else's
+
+
+def test_a_request_sent_too_late_to_overtake_leaves_the_server_count_to_someone_else() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    window, now = _fake_clock_window(4)
+    window.acquire()
+    now[0] = 0.25  # the fastest round trip
+    window.settle()
+    a, b = ThreadPoolExecutor(1), ThreadPoolExecutor(1)
+    now[0] = 1.0
+    a.submit(window.acquire).result()  # A (ours: 2, with the first)
+    now[0] = 1.2
+    b.submit(window.acquire).result()  # B, 0.2 s later
+    now[0] = 1.26  # A's trip is 0.01 s beyond the fastest: B cannot have reached it first
+    a.submit(window.settle).result()
+    a.submit(window.count_others, 3).result()  # so the third the server counted was not ours
+    assert window.acquire() > 0  # the first, A, B in flight, the other's: full
+
+
 def _queue_two(window, first: float, second: float) -> list[str]:
     """Two requests of these urgencies wait for a full window, `first` before `second`: the
     order in which they went."""
