@@ -165,10 +165,11 @@ class SlidingWindow:
 
         Ours are those counted when this one was sent (not now: by the answer, requests the
         server still counted then may have left our window), and those sent just after it that
-        may have overtaken it on the way: sent no later than its own sending plus what its round
-        trip took beyond the fastest (and the margin). Threads that take places at the same moment send in any
-        order, so without these our own overtaking requests were taken for someone else's, and
-        each held a place for a whole window (1 to 4 in a 230-request sync)."""
+        may have overtaken it on the way: sent no later than its own sending plus what its
+        round trip took beyond the fastest (and the margin). Threads that take places at the
+        same moment send in any order, so without these our own overtaking requests were taken
+        for someone else's, and each held a place for a whole window (1 to 4 in a
+        230-request sync)."""
         with self._lock:
             now = self._clock()
             self._counted(now)
