@@ -175,15 +175,16 @@ def test_our_own_request_that_overtook_one_on_the_way_is_not_taken_for_someone_e
     from concurrent.futures import ThreadPoolExecutor
 
     window, now = _fake_clock_window(3)
-    a, b = ThreadPoolExecutor(1), ThreadPoolExecutor(1)  # each request in its own thread
-    a.submit(window.acquire).result()  # A goes at 0.0 (ours: 1)
-    b.submit(window.acquire).result()  # B at the same moment (ours: 2), but arrives first
-    now[0] = 0.25
-    b.submit(window.settle).result()
-    b.submit(window.count_others, 1).result()  # B reached the server first: 1
-    now[0] = 0.3  # A's trip: 0.05 s beyond the fastest, time enough for B to overtake it
-    a.submit(window.settle).result()
-    a.submit(window.count_others, 2).result()  # then A: 2, both ours
+    # Each request in its own thread, as the pacer keeps a request's ticket per thread.
+    with ThreadPoolExecutor(1) as a, ThreadPoolExecutor(1) as b:
+        a.submit(window.acquire).result()  # A goes at 0.0 (ours: 1)
+        b.submit(window.acquire).result()  # B at the same moment (ours: 2), but arrives first
+        now[0] = 0.25
+        b.submit(window.settle).result()
+        b.submit(window.count_others, 1).result()  # B reached the server first: 1
+        now[0] = 0.3  # A's trip: 0.05 s beyond the fastest, time enough for B to overtake it
+        a.submit(window.settle).result()
+        a.submit(window.count_others, 2).result()  # then A: 2, both ours
     assert window.acquire() == 0  # A, B and this one: three, nobody else's
 
 
@@ -194,15 +195,15 @@ def test_a_request_sent_too_late_to_overtake_leaves_the_server_count_to_someone_
     window.acquire()
     now[0] = 0.25  # the fastest round trip
     window.settle()
-    a, b = ThreadPoolExecutor(1), ThreadPoolExecutor(1)
-    now[0] = 1.0
-    a.submit(window.acquire).result()  # A (ours: 2, with the first)
-    now[0] = 1.2
-    b.submit(window.acquire).result()  # B, 0.2 s later
-    now[0] = 1.26  # A's trip is 0.01 s beyond the fastest: B cannot have reached it first
-    a.submit(window.settle).result()
-    a.submit(window.count_others, 3).result()  # so the third the server counted was not ours
-    assert window.acquire() > 0  # the first, A, B in flight, the other's: full
+    with ThreadPoolExecutor(1) as a, ThreadPoolExecutor(1) as b:
+        now[0] = 1.0
+        a.submit(window.acquire).result()  # A (ours: 2, with the first)
+        now[0] = 1.2
+        b.submit(window.acquire).result()  # B, 0.2 s later
+        now[0] = 1.26  # A's trip is 0.01 s beyond the fastest: B cannot have reached it first
+        a.submit(window.settle).result()
+        a.submit(window.count_others, 3).result()  # the third the server counted: not ours
+        assert window.acquire() > 0  # the first, A, B in flight, the other's: full
 
 
 def _queue_two(window, first: float, second: float) -> list[str]:
