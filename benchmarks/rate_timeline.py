@@ -48,10 +48,12 @@ class Watch:
     def __init__(self) -> None:
         self.start = time.monotonic()
         self.requests: list[list[float]] = []
+        self.others = 0  # places the pacer held for requests not ours (x-ratelimit-remaining)
         self._mine = threading.local()
 
     def __enter__(self) -> Watch:
-        acquire, settle = pacing.SlidingWindow.acquire, pacing.SlidingWindow.settle
+        window = pacing.SlidingWindow
+        acquire, settle, count_others = window.acquire, window.settle, window.count_others
         watch = self
 
         def watched_acquire(window) -> float:
@@ -66,12 +68,19 @@ class Watch:
             request[2] = time.monotonic() - watch.start
             watch.requests.append(request)
 
-        self._originals = acquire, settle
-        pacing.SlidingWindow.acquire, pacing.SlidingWindow.settle = watched_acquire, watched_settle
+        def watched_count_others(window, server_count: int) -> None:
+            before = window.others_counted
+            count_others(window, server_count)
+            watch.others += window.others_counted - before
+
+        self._originals = acquire, settle, count_others
+        window.acquire, window.settle = watched_acquire, watched_settle
+        window.count_others = watched_count_others
         return self
 
     def __exit__(self, *exc: object) -> None:
-        pacing.SlidingWindow.acquire, pacing.SlidingWindow.settle = self._originals
+        window = pacing.SlidingWindow
+        window.acquire, window.settle, window.count_others = self._originals
 
 
 class RequestLog:
@@ -185,13 +194,14 @@ def main() -> None:
         tap_cpu = time.process_time() - tap_cpu
         sandbox_cpu = cpu_seconds(sb.process.pid) - sandbox_cpu
         stats = sb.stats()
-    report(watch.requests, wall, limit, args, stats, tap_cpu, sandbox_cpu)
+    report(watch, wall, limit, args, stats, tap_cpu, sandbox_cpu)
     if log is not None:
         writer.print()
         log.print()
 
 
-def report(requests_, wall, limit, args, stats, tap_cpu, sandbox_cpu) -> None:
+def report(watch, wall, limit, args, stats, tap_cpu, sandbox_cpu) -> None:
+    requests_ = watch.requests
     n = stats["requests"]
     windows = harness.limit_windows(n, limit)
     bound = BURST_WINDOW_SECONDS * windows
@@ -201,7 +211,8 @@ def report(requests_, wall, limit, args, stats, tap_cpu, sandbox_cpu) -> None:
     print(
         f"{args.records:,} records, plan {args.plan} ({limit} per 2 s), latency {args.latency} s: "
         f"{n} requests, {stats['status'].get('429', 0)} answered 429, at most "
-        f"{stats['max_requests_in_2s']} in any 2 s"
+        f"{stats['max_requests_in_2s']} in any 2 s; places held for requests not ours "
+        f"(x-ratelimit-remaining beyond our count): {watch.others}"
     )
     # Within one window's limit, the bound is 0 s: no ratio.
     ratio = f" ({wall / bound:.3f}x)" if bound else ""

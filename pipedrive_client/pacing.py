@@ -81,6 +81,7 @@ class SlidingWindow:
         self._mine = threading.local()  # the ticket of this thread's request
         self._answered: list[float] = []  # when each answer came, in order
         self._others: list[float] = []  # when we learned of others' requests on this token
+        self.others_counted = 0  # others' requests counted in all (benchmarks/rate_timeline.py)
         self._sends: list[float] = []  # when each of our requests of the last windows went
         self._sends_dropped = 0  # how many older ones were dropped from it
         self._lock = threading.Lock()
@@ -181,6 +182,7 @@ class SlidingWindow:
                 sent_by = self._sends_dropped + bisect_right(self._sends, overtook_by)
                 ours += max(0, sent_by - mine.number - 1)  # sent after it, by then
             others = server_count - ours
+            self.others_counted += max(0, others - len(self._others))
             self._others.extend([now] * (others - len(self._others)))
 
 
