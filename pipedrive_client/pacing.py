@@ -181,9 +181,9 @@ class SlidingWindow:
                 overtook_by = sent + max(0.0, mine.trip - self._fastest) + WINDOW_MARGIN_SECONDS
                 sent_by = self._sends_dropped + bisect_right(self._sends, overtook_by)
                 ours += max(0, sent_by - mine.number - 1)  # sent after it, by then
-            others = server_count - ours
-            self.others_counted += max(0, others - len(self._others))
-            self._others.extend([now] * (others - len(self._others)))
+            new = max(0, server_count - ours - len(self._others))
+            self.others_counted += new
+            self._others.extend([now] * new)
 
 
 class SharedWindow:

@@ -103,14 +103,22 @@ def test_two_processes_sharing_a_budget_store_stay_under_the_limit(server, tmp_p
     assert server.max_in_window(2.0) <= 10
 
 
+def _fake_clock_window(limit: int):
+    """A window on a test's clock (`now[0]`), which its waits move on."""
+    from pipedrive_client.pacing import SlidingWindow
+
+    now = [0.0]
+    window = SlidingWindow(
+        limit, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s)
+    )
+    return window, now
+
+
 def test_a_request_counts_from_its_sending_plus_what_its_answer_took_beyond_the_fastest() -> None:
     # The server stamps a request somewhere between its sending and its answer. The round trip
     # every request pays shifts ours and the server's stamps alike; what a slow answer took
     # beyond the fastest may have been spent on the way there, so it is counted.
-    from pipedrive_client.pacing import SlidingWindow
-
-    now = [0.0]
-    window = SlidingWindow(2, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+    window, now = _fake_clock_window(2)
     window.acquire()
     now[0] = 0.25  # the fastest round trip: 0.25 s
     window.settle()
@@ -127,10 +135,7 @@ def test_a_request_counts_from_its_sending_plus_what_its_answer_took_beyond_the_
 
 def test_at_a_steady_latency_the_whole_limit_is_used() -> None:
     # 1 s of latency on every request: the places come free 2 s after each sending, not 3 s.
-    from pipedrive_client.pacing import SlidingWindow
-
-    now = [0.0]
-    window = SlidingWindow(4, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+    window, now = _fake_clock_window(4)
     sent = []
     for _ in range(12):
         window.acquire()
@@ -145,10 +150,7 @@ def test_at_a_steady_latency_the_whole_limit_is_used() -> None:
 def test_requests_the_server_counted_that_were_not_ours_take_places_too() -> None:
     # Another process on the same token (the discovery run just before a sync, the target):
     # the server's count tells us, and our window makes room for them.
-    from pipedrive_client.pacing import SlidingWindow
-
-    now = [0.0]
-    window = SlidingWindow(5, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+    window, now = _fake_clock_window(5)
     window.acquire()
     window.settle()
     window.count_others(4)  # x-ratelimit-remaining 1 of 5: three were someone else's
@@ -156,16 +158,6 @@ def test_requests_the_server_counted_that_were_not_ours_take_places_too() -> Non
     window.settle()
     window.acquire()
     assert now[0] >= 2.0
-
-
-def _fake_clock_window(limit: int):
-    from pipedrive_client.pacing import SlidingWindow
-
-    now = [0.0]
-    window = SlidingWindow(
-        limit, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s)
-    )
-    return window, now
 
 
 def test_our_own_request_that_overtook_one_on_the_way_is_not_taken_for_someone_elses() -> None:
